@@ -1,0 +1,113 @@
+// Package transport defines how Chorus moves tagged messages between two ranks: the Transport,
+// Listener and Conn interfaces, a registry of backends by name, and the sentinel errors every
+// backend returns. It knows nothing of collectives: a Tag is an opaque key to it.
+//
+// Backends live in subpackages (inproc, quic, ...) and pass the conformance suite in
+// transport/transporttest.
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// Sentinel errors. Backends wrap them with %w and context.
+var (
+	// ErrClosed: the connection or listener was closed, locally or by the peer.
+	ErrClosed = errors.New("chorus: transport closed")
+	// ErrLength: a received message's length differs from what the receiver expected.
+	ErrLength = errors.New("chorus: message length mismatch")
+	// ErrTooLarge: a message exceeds the transport's limit.
+	ErrTooLarge = errors.New("chorus: message too large")
+)
+
+// Tag identifies one message between two ranks. Messages are matched by the whole tag, never by
+// arrival order: a receiver waiting for a tag gets exactly the message sent with that tag. The
+// upper layers fill the fields; the transport only compares them.
+type Tag struct {
+	Comm  uint64 // communicator id
+	Seq   uint64 // operation sequence number
+	Check uint64 // fingerprint of the operation; a message whose fingerprint differs never matches
+	Epoch uint32 // communicator epoch
+	Step  uint32 // message number within the operation
+	Chunk uint32 // piece of a message cut into chunks
+}
+
+func (t Tag) String() string {
+	return fmt.Sprintf("comm %x epoch %d seq %d step %d chunk %d", t.Comm, t.Epoch, t.Seq, t.Step, t.Chunk)
+}
+
+// Conn is a reliable, message-oriented connection between two ranks. Its methods may be called
+// from many goroutines at once.
+type Conn interface {
+	// Send delivers one message with the tag. It returns once p may be reused: either the message
+	// was buffered (on either side) or the peer has taken it. It honours ctx.
+	Send(ctx context.Context, tag Tag, p []byte) error
+	// Recv waits for the message with the tag and calls fn with its bytes, once. fn must not keep
+	// p after it returns; its error is Recv's error. Recv honours ctx. Each tag is received once.
+	Recv(ctx context.Context, tag Tag, fn func(p []byte) error) error
+	// Close closes the connection. Pending and later calls on both ends fail with ErrClosed.
+	Close() error
+}
+
+// Listener accepts connections.
+type Listener interface {
+	// Accept waits for the next connection.
+	Accept(ctx context.Context) (Conn, error)
+	// Addr is the address to Dial to reach the listener.
+	Addr() string
+	// Close stops listening; pending Accepts fail with ErrClosed.
+	Close() error
+}
+
+// Transport makes connections.
+type Transport interface {
+	// Listen starts listening on addr (whose form the backend defines; "" picks one).
+	Listen(ctx context.Context, addr string) (Listener, error)
+	// Dial connects to a listener's address.
+	Dial(ctx context.Context, addr string) (Conn, error)
+}
+
+var (
+	regMu sync.RWMutex
+	reg   = map[string]Transport{}
+)
+
+// Register makes a transport available by name. It panics when name is taken.
+func Register(name string, t Transport) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := reg[name]; dup {
+		panic("transport: Register called twice for " + name)
+	}
+	reg[name] = t
+}
+
+// Lookup returns the transport registered as name.
+func Lookup(name string) (Transport, error) {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	if t, ok := reg[name]; ok {
+		return t, nil
+	}
+	return nil, fmt.Errorf("transport: unknown transport %q (have %v)", name, namesLocked())
+}
+
+// Names returns the registered transport names, sorted.
+func Names() []string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	return namesLocked()
+}
+
+func namesLocked() []string {
+	names := make([]string, 0, len(reg))
+	for n := range reg {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
