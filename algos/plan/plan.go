@@ -21,6 +21,8 @@
 //     have the same length.
 //   - RecvReduce computes Dst = Dst op message, element by element, with the collective's op.
 //     Reduce computes Dst = Dst op Src locally.
+//   - A Copy whose Src and Dst are the same memory (Copy In to Out in place) does nothing: it
+//     writes nothing, so it waits for no send.
 package plan
 
 import (
@@ -237,11 +239,11 @@ type Op uint8
 
 // The step kinds.
 const (
-	Send       Op = iota + 1 // send Src to Peer
-	Recv                     // receive from Peer into Dst
-	RecvReduce               // receive from Peer and reduce into Dst
-	Copy                     // copy Src to Dst (same length)
-	ReduceLocal              // Dst = Dst op Src (same length)
+	Send        Op = iota + 1 // send Src to Peer
+	Recv                      // receive from Peer into Dst
+	RecvReduce                // receive from Peer and reduce into Dst
+	Copy                      // copy Src to Dst (same length)
+	ReduceLocal               // Dst = Dst op Src (same length)
 )
 
 func (o Op) String() string {

@@ -1,0 +1,65 @@
+package algos
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chorus-cc/chorus/algos/plan"
+)
+
+// allGatherRing is the ring all-gather: every rank's block travels n-1 hops around the ring
+//
+//	rank 0 ──► rank 1 ──► rank 2 ──► ... ──► rank n-1
+//	  ▲                                          │
+//	  └──────────────────────────────────────────┘
+//
+// Rank r first copies In to block r of Out (a copy onto itself in place, where In is
+// Out[r·count:], which the engine skips). In step s (0 ≤ s < n-1) it sends block (r-s) mod n of
+// Out to rank r+1 and receives block (r-s-1) mod n from rank r-1. Each rank sends (n-1)·count
+// elements in n-1 messages, and the critical path is n-1 messages. With count 0 the programs are
+// empty. See Patarasuk and Yuan, "Bandwidth optimal all-reduce algorithms for clusters of
+// workstations" (JPDC 2009), whose all-reduce ends with this all-gather.
+type allGatherRing struct{}
+
+func init() { Register(allGatherRing{}) }
+
+// Name returns "ring".
+func (allGatherRing) Name() string { return "ring" }
+
+// Coll returns plan.AllGather.
+func (allGatherRing) Coll() plan.Collective { return plan.AllGather }
+
+// Build returns the ring schedule for req.
+func (allGatherRing) Build(req plan.Request) (*plan.Schedule, error) {
+	if req.Coll != plan.AllGather {
+		return nil, fmt.Errorf("ring allgather cannot build %s", req.Coll)
+	}
+	n, count := req.Ranks, req.Count
+	progs := make([]plan.Program, n)
+	for r := range n {
+		var p ringProgram
+		block := func(i int) plan.Region {
+			return plan.Region{Buf: plan.Out, Off: ringMod(i, n) * count, Len: count}
+		}
+		p.copy(plan.Region{Buf: plan.In, Len: count}, block(r))
+		next, prev := (r+1)%n, (r+n-1)%n
+		for s := range n - 1 {
+			p.send(next, block(r-s))
+			p.recv(plan.Recv, prev, block(r-s-1))
+		}
+		progs[r] = plan.Program{Steps: p.steps}
+	}
+	return &plan.Schedule{Algo: "ring", Req: req, Progs: progs}, nil
+}
+
+// Cost is n-1 hops of count elements each.
+func (allGatherRing) Cost(req plan.Request, m Model) float64 {
+	if req.Coll != plan.AllGather {
+		return math.Inf(1)
+	}
+	n := req.Ranks
+	if n == 1 || req.Count == 0 {
+		return m.Time(0, 0, 0)
+	}
+	return m.Time(n-1, float64((n-1)*req.Count*req.ElemSize), 0)
+}

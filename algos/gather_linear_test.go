@@ -1,0 +1,43 @@
+package algos_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/chorus-cc/chorus/algos/plan"
+)
+
+func TestLinearGather(t *testing.T) {
+	forEachTrimmedCase(t, plan.Gather, func(t *testing.T, req plan.Request) {
+		res := checkAlgo(t, req, "linear")
+		for r := range req.Ranks {
+			want := int64(req.Count)
+			if r == req.Root {
+				want = 0
+			}
+			require.Equal(t, want, res.Sent[r], "rank %d elements sent", r)
+		}
+		if req.Count > 0 && req.Ranks > 1 {
+			require.Equal(t, 1, res.Rounds)
+		}
+	})
+}
+
+func TestBinomialGather(t *testing.T) {
+	forEachTrimmedCase(t, plan.Gather, func(t *testing.T, req plan.Request) {
+		res := checkAlgo(t, req, "binomial")
+		n := req.Ranks
+		for r := range n {
+			v := (r - req.Root + n) % n
+			want := int64(req.Count * binomialSize(v, n))
+			if v == 0 {
+				want = 0
+			}
+			require.Equal(t, want, res.Sent[r], "rank %d elements sent", r)
+		}
+		if req.Count > 0 {
+			require.Equal(t, floorLog2(n), res.Rounds)
+		}
+	})
+}

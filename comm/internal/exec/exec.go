@@ -1,0 +1,356 @@
+// Package exec is the engine of Chorus: it runs one rank's plan.Program over transport
+// connections. It is the only place where schedules meet I/O.
+//
+// Each message of a program is cut into chunks of at most ChunkBytes; the chunks of a send are
+// written by a per-peer sender goroutine while the program goes on, and the chunks of a receive
+// are copied or reduced as each one arrives, so sending, receiving and reducing overlap. In steady
+// state a chunk costs no allocation: sends travel as values over a channel, and receives use one
+// reusable callback.
+package exec
+
+import (
+	"context"
+	"fmt"
+	"unsafe"
+
+	"github.com/chorus-cc/chorus/algos/plan"
+	"github.com/chorus-cc/chorus/algos/reduce"
+	"github.com/chorus-cc/chorus/transport"
+)
+
+// ChunkBytes is the largest piece a message is cut into on the wire. Both ends cut a message the
+// same way, so it must be the same on every rank; it is a constant for that reason.
+const ChunkBytes = 256 << 10
+
+// Chunks returns how many chunks a message of n bytes travels in (at least one, so that a
+// zero-length message still carries its tag).
+func Chunks(n int) int {
+	if n <= 0 {
+		return 1
+	}
+	return (n + ChunkBytes - 1) / ChunkBytes
+}
+
+// StepError says which step of a program failed and which peer it was exchanging with.
+type StepError struct {
+	Peer int     // the peer of the failed step, or -1 for a local step
+	Step int     // index of the step in the program
+	Op   plan.Op // its kind
+	Err  error
+}
+
+func (e *StepError) Error() string {
+	if e.Peer < 0 {
+		return fmt.Sprintf("step %d (%s): %v", e.Step, e.Op, e.Err)
+	}
+	dir := "from"
+	if e.Op == plan.Send {
+		dir = "to"
+	}
+	return fmt.Sprintf("step %d (%s %s rank %d): %v", e.Step, e.Op, dir, e.Peer, e.Err)
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+// Task is one program to run, with the memory it works on.
+type Task struct {
+	Prog  *plan.Program
+	In    []byte        // the In buffer (may alias Out)
+	Out   []byte        // the Out buffer
+	DType reduce.DType  // element type
+	Op    reduce.Op     // reduction op for RecvReduce and ReduceLocal
+	Tag   transport.Tag // base tag: Comm, Epoch, Seq and Check; Step and Chunk are set per message
+}
+
+type sendReq struct {
+	ctx  context.Context
+	tag  transport.Tag
+	data []byte
+	idx  int
+}
+
+type sendDone struct {
+	idx int
+	err error
+}
+
+type sendRec struct {
+	lo, hi uintptr // memory the send reads
+	done   bool
+	err    error
+	peer   int
+	step   int
+}
+
+// Engine runs programs for one rank of one communicator. Run calls must not overlap.
+type Engine struct {
+	conns   []transport.Conn // by rank; nil for self
+	rank    int
+	queues  []chan sendReq // per peer, to its sender goroutine
+	done    chan sendDone
+
+	scratch []byte
+	sends   []sendRec
+	nsent   []uint32 // per peer, messages sent in the current task
+	nrecv   []uint32 // per peer, messages received in the current task
+
+	// receive callback state, reused for every chunk
+	rDst    []byte
+	rReduce bool
+	rDType  reduce.DType
+	rOp     reduce.Op
+	recvFn  func([]byte) error
+}
+
+// New returns an engine for rank over conns (indexed by rank, nil at rank). It starts one sender
+// goroutine per peer; Close stops them.
+func New(rank int, conns []transport.Conn) *Engine {
+	e := &Engine{
+		conns:   conns,
+		rank:    rank,
+		queues:  make([]chan sendReq, len(conns)),
+		done:    make(chan sendDone, 64),
+		nsent:   make([]uint32, len(conns)),
+		nrecv:   make([]uint32, len(conns)),
+	}
+	e.recvFn = e.consume
+	for p, c := range conns {
+		if p == rank || c == nil {
+			continue
+		}
+		q := make(chan sendReq, 16)
+		e.queues[p] = q
+		go e.sender(c, q)
+	}
+	return e
+}
+
+// Close stops the sender goroutines. It must not be called while Run is running.
+func (e *Engine) Close() {
+	for _, q := range e.queues {
+		if q != nil {
+			close(q)
+		}
+	}
+}
+
+func (e *Engine) sender(c transport.Conn, q <-chan sendReq) {
+	for r := range q {
+		e.done <- sendDone{r.idx, SendMessage(r.ctx, c, r.tag, r.data)}
+	}
+}
+
+func (e *Engine) consume(p []byte) error {
+	if len(p) != len(e.rDst) {
+		return fmt.Errorf("%w: got %d bytes, want %d", transport.ErrLength, len(p), len(e.rDst))
+	}
+	if e.rReduce {
+		reduce.Reduce(e.rDType, e.rOp, e.rDst, p)
+	} else {
+		copy(e.rDst, p)
+	}
+	return nil
+}
+
+func span(b []byte) (lo, hi uintptr) {
+	if len(b) == 0 {
+		return 0, 0
+	}
+	lo = uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	return lo, lo + uintptr(len(b))
+}
+
+func (e *Engine) region(t *Task, r plan.Region) []byte {
+	sz := t.DType.Size()
+	var b []byte
+	switch r.Buf {
+	case plan.In:
+		b = t.In
+	case plan.Out:
+		b = t.Out
+	case plan.Scratch:
+		b = e.scratch
+	}
+	return b[r.Off*sz : (r.Off+r.Len)*sz]
+}
+
+// Run runs t's program. It returns when the program has finished and every send has completed,
+// or on the first error (after the sends in flight have stopped; cancel ctx to stop them sooner).
+// Errors are *StepError values.
+func (e *Engine) Run(ctx context.Context, t *Task) error {
+	sz := t.DType.Size()
+	if need := t.Prog.Scratch * sz; need > len(e.scratch) {
+		e.scratch = make([]byte, need)
+	}
+	e.sends = e.sends[:0]
+	clear(e.nsent)
+	clear(e.nrecv)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	err := e.run(ctx, t)
+	if err != nil {
+		cancel()
+	}
+	if werr := e.waitAll(); err == nil {
+		err = werr
+	}
+	return err
+}
+
+func (e *Engine) run(ctx context.Context, t *Task) error {
+	for i := range t.Prog.Steps {
+		st := &t.Prog.Steps[i]
+		switch st.Op {
+		case plan.Send:
+			data := e.region(t, st.Src)
+			lo, hi := span(data)
+			idx := len(e.sends)
+			e.sends = append(e.sends, sendRec{lo: lo, hi: hi, peer: st.Peer, step: i})
+			tag := t.Tag
+			tag.Step = e.nsent[st.Peer]
+			e.nsent[st.Peer]++
+			if err := e.post(ctx, st.Peer, sendReq{ctx: ctx, tag: tag, data: data, idx: idx}); err != nil {
+				e.sends[idx].done = true
+				return &StepError{Peer: st.Peer, Step: i, Op: st.Op, Err: err}
+			}
+		case plan.Recv, plan.RecvReduce:
+			dst := e.region(t, st.Dst)
+			if err := e.waitOverlap(dst); err != nil {
+				return err
+			}
+			tag := t.Tag
+			tag.Step = e.nrecv[st.Peer]
+			e.nrecv[st.Peer]++
+			if err := e.recv(ctx, st.Peer, tag, dst, st.Op == plan.RecvReduce, t); err != nil {
+				return &StepError{Peer: st.Peer, Step: i, Op: st.Op, Err: err}
+			}
+		case plan.Copy, plan.ReduceLocal:
+			src, dst := e.region(t, st.Src), e.region(t, st.Dst)
+			if err := e.waitOverlap(dst); err != nil {
+				return err
+			}
+			if st.Op == plan.ReduceLocal {
+				reduce.Reduce(t.DType, t.Op, dst, src)
+			} else if len(dst) > 0 && unsafe.SliceData(dst) != unsafe.SliceData(src) {
+				copy(dst, src)
+			}
+		default:
+			return &StepError{Peer: -1, Step: i, Op: st.Op, Err: fmt.Errorf("unknown step kind %d", st.Op)}
+		}
+	}
+	return nil
+}
+
+func (e *Engine) recv(ctx context.Context, peer int, tag transport.Tag, dst []byte, red bool, t *Task) error {
+	c := e.conns[peer]
+	n := Chunks(len(dst))
+	e.rReduce, e.rDType, e.rOp = red, t.DType, t.Op
+	for i := 0; i < n; i++ {
+		lo := i * ChunkBytes
+		hi := min(lo+ChunkBytes, len(dst))
+		e.rDst = dst[lo:hi]
+		tag.Chunk = uint32(i)
+		if err := c.Recv(ctx, tag, e.recvFn); err != nil {
+			e.rDst = nil
+			return err
+		}
+	}
+	e.rDst = nil
+	return nil
+}
+
+// post hands r to the sender of peer, recording completions while the queue is full so that
+// senders never stall on a full completion channel.
+func (e *Engine) post(ctx context.Context, peer int, r sendReq) error {
+	for {
+		select {
+		case e.queues[peer] <- r:
+			return nil
+		case d := <-e.done:
+			e.record(d)
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+}
+
+func (e *Engine) record(d sendDone) *sendRec {
+	s := &e.sends[d.idx]
+	s.done, s.err = true, d.err
+	return s
+}
+
+// waitOverlap waits for every incomplete send whose memory overlaps dst.
+func (e *Engine) waitOverlap(dst []byte) error {
+	lo, hi := span(dst)
+	if lo == hi {
+		return nil
+	}
+	for i := range e.sends {
+		s := &e.sends[i]
+		for !s.done && s.lo < hi && lo < s.hi {
+			if err := e.collect(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// collect records one send completion and returns its error as a *StepError.
+func (e *Engine) collect() error {
+	s := e.record(<-e.done)
+	if s.err != nil {
+		return &StepError{Peer: s.peer, Step: s.step, Op: plan.Send, Err: s.err}
+	}
+	return nil
+}
+
+// waitAll waits for every send of the task and returns the first send error.
+func (e *Engine) waitAll() error {
+	var first error
+	for i := range e.sends {
+		for !e.sends[i].done {
+			e.record(<-e.done)
+		}
+		if s := &e.sends[i]; s.err != nil && first == nil {
+			first = &StepError{Peer: s.peer, Step: s.step, Op: plan.Send, Err: s.err}
+		}
+	}
+	return first
+}
+
+// SendMessage sends data as one message cut into chunks, like a program's Send.
+func SendMessage(ctx context.Context, c transport.Conn, tag transport.Tag, data []byte) error {
+	n := Chunks(len(data))
+	for i := 0; i < n; i++ {
+		lo := i * ChunkBytes
+		hi := min(lo+ChunkBytes, len(data))
+		tag.Chunk = uint32(i)
+		if err := c.Send(ctx, tag, data[lo:hi]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RecvMessage receives into dst one message sent by SendMessage; its length must be len(dst).
+func RecvMessage(ctx context.Context, c transport.Conn, tag transport.Tag, dst []byte) error {
+	n := Chunks(len(dst))
+	for i := 0; i < n; i++ {
+		lo := i * ChunkBytes
+		part := dst[lo:min(lo+ChunkBytes, len(dst))]
+		tag.Chunk = uint32(i)
+		err := c.Recv(ctx, tag, func(p []byte) error {
+			if len(p) != len(part) {
+				return fmt.Errorf("%w: got %d bytes, want %d", transport.ErrLength, len(p), len(part))
+			}
+			copy(part, p)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,38 @@
+package comm
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/chorus-cc/chorus/transport"
+	"github.com/chorus-cc/chorus/transport/inproc"
+)
+
+// NewLocal makes a group of n ranks inside this process, connected through memory (like NCCL's
+// ncclCommInitAll): comms[r] is rank r. Use each Comm from its own goroutine, since a blocking
+// collective returns only when every rank has taken part. Close every Comm when done.
+func NewLocal(ctx context.Context, n int, cfg Config) ([]*Comm, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("%w: NewLocal with %d ranks", ErrInvalid, n)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	mesh := inproc.Mesh(n)
+	id := newID()
+	comms := make([]*Comm, n)
+	for rank := range comms {
+		conns := make([]transport.Conn, n)
+		for p := range conns {
+			if p != rank {
+				conns[p] = mesh[rank][p]
+			}
+		}
+		comms[rank] = newComm(id, 0, rank, conns, r, true)
+	}
+	return comms, nil
+}

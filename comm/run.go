@@ -1,0 +1,192 @@
+package comm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/chorus-cc/chorus/algos"
+	"github.com/chorus-cc/chorus/algos/plan"
+	"github.com/chorus-cc/chorus/algos/reduce"
+	"github.com/chorus-cc/chorus/comm/internal/exec"
+	"github.com/chorus-cc/chorus/transport"
+)
+
+// maxCachedSchedules bounds the schedule cache of one communicator.
+const maxCachedSchedules = 256
+
+// schedule returns the schedule for req, from the cache or freshly built.
+func (c *Comm) schedule(req plan.Request) (*plan.Schedule, error) {
+	name := c.cfg.algo[req.Coll]
+	key := schedKey{req: req, algo: name}
+	if s, ok := c.cache[key]; ok {
+		return s, nil
+	}
+	s, err := algos.Build(req, name, c.cfg.model)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.cache) >= maxCachedSchedules {
+		clear(c.cache)
+	}
+	c.cache[key] = s
+	return s, nil
+}
+
+// opContext bounds one operation by the caller's context, the timeout and the communicator's
+// life. The returned stop releases it.
+func (c *Comm) opContext(ctx context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithTimeoutCause(ctx, c.cfg.timeout, ErrTimeout)
+	stop := context.AfterFunc(c.ctx, func() { cancel() })
+	return ctx, func() { stop(); cancel() }
+}
+
+// runCollective runs w on the executor and returns its error; a failure aborts the communicator.
+func (c *Comm) runCollective(w *Work) error {
+	ctx, stop := c.opContext(w.ctx)
+	defer stop()
+	s, err := c.schedule(w.req)
+	if err != nil {
+		return err // the same on every rank: nothing was sent, so nothing to abort
+	}
+	w.call.algo = s.Algo
+	if err = c.collective(ctx, w, s); err != nil {
+		err = c.explain(ctx, w.call.String(), w.seq, err)
+		c.abort(err, -1)
+	}
+	return err
+}
+
+func (c *Comm) collective(ctx context.Context, w *Work, s *plan.Schedule) error {
+	base := transport.Tag{Comm: c.id, Epoch: c.epoch, Seq: w.seq, Check: w.call.fingerprint()}
+	if c.size > 1 {
+		if err := c.hello(ctx, w, base); err != nil {
+			return err
+		}
+	}
+	t := exec.Task{
+		Prog:  &s.Progs[c.rank],
+		In:    w.op.send.Bytes(),
+		Out:   w.op.recv.Bytes(),
+		DType: w.call.dtype,
+		Op:    w.call.op,
+		Tag:   base,
+	}
+	if err := c.eng.Run(ctx, &t); err != nil {
+		return err
+	}
+	if w.call.op == Avg && len(t.Out) > 0 {
+		reduce.Divide(w.call.dtype, t.Out, c.size)
+	}
+	return nil
+}
+
+// hello sends this rank's call to the next rank and checks the previous rank's against it, so
+// that a rank whose call differs is found before any data moves.
+func (c *Comm) hello(ctx context.Context, w *Work, base transport.Tag) error {
+	tag := transport.Tag{Comm: c.id, Epoch: c.epoch, Seq: w.seq, Step: helloStep}
+	var buf [64]byte
+	mine := w.call.encode(buf[:0])
+	next, prev := (c.rank+1)%c.size, (c.rank+c.size-1)%c.size
+	if err := c.conns[next].Send(ctx, tag, mine); err != nil {
+		return &exec.StepError{Peer: next, Step: -1, Op: plan.Send, Err: err}
+	}
+	err := c.conns[prev].Recv(ctx, tag, func(p []byte) error {
+		if bytes.Equal(p, mine) {
+			return nil
+		}
+		theirs, err := decodeCall(p)
+		if err != nil {
+			return err
+		}
+		return &MismatchError{Seq: w.seq, Rank: c.rank, Call: w.call.String(), Peer: prev, PeerCall: theirs.String()}
+	})
+	if err != nil {
+		return &exec.StepError{Peer: prev, Step: -1, Op: plan.Recv, Err: err}
+	}
+	return nil
+}
+
+// explain turns an engine error of the operation called name into the error the caller sees:
+// who was waited for, and why the wait ended.
+func (c *Comm) explain(ctx context.Context, name string, seq uint64, err error) error {
+	var me *MismatchError
+	if errors.As(err, &me) {
+		return me
+	}
+	var se *exec.StepError
+	if !errors.As(err, &se) || se.Peer < 0 {
+		return fmt.Errorf("chorus: %s seq %d: %w", name, seq, err)
+	}
+	cause := se.Err
+	if ctx.Err() != nil {
+		switch why := context.Cause(ctx); {
+		case errors.Is(why, ErrTimeout):
+			cause = fmt.Errorf("%w after %v waiting for rank %d (%s)", ErrTimeout, c.cfg.timeout, se.Peer, stepName(se))
+		case c.Err() != nil:
+			return c.Err()
+		default:
+			cause = fmt.Errorf("%w while waiting for rank %d (%s)", why, se.Peer, stepName(se))
+		}
+	}
+	return &PeerError{Rank: se.Peer, Op: name, Seq: seq, Err: cause}
+}
+
+func stepName(se *exec.StepError) string {
+	if se.Step < 0 {
+		return "the call description, " + se.Op.String()
+	}
+	return fmt.Sprintf("step %d, %s", se.Step, se.Op)
+}
+
+// startP2P checks a point-to-point operation and runs it on its own goroutine: sends and receives
+// do not wait for the collectives queued before them.
+func (c *Comm) startP2P(w *Work) {
+	op := w.op
+	buf := op.send
+	if op.p2p == p2pRecv {
+		buf = op.recv
+	}
+	if op.peer < 0 || op.peer >= c.size || op.peer == c.rank {
+		w.finish(invalid(op, "peer %d out of range (size %d, self %d)", op.peer, c.size, c.rank))
+		return
+	}
+	c.mu.Lock()
+	if err := c.errLocked(); err != nil {
+		c.mu.Unlock()
+		w.finish(err)
+		return
+	}
+	if op.p2p == p2pSend {
+		w.seq = c.p2pSend[op.peer]
+		c.p2pSend[op.peer]++
+	} else {
+		w.seq = c.p2pRecv[op.peer]
+		c.p2pRecv[op.peer]++
+	}
+	c.bg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.bg.Done()
+		ctx, stop := c.opContext(w.ctx)
+		defer stop()
+		tag := transport.Tag{Comm: c.id, Epoch: c.epoch, Seq: p2pSeqBit | w.seq}
+		conn := c.conns[op.peer]
+		var err error
+		if op.p2p == p2pSend {
+			err = exec.SendMessage(ctx, conn, tag, buf.Bytes())
+		} else {
+			err = exec.RecvMessage(ctx, conn, tag, buf.Bytes())
+		}
+		if err != nil {
+			kind := plan.Send
+			if op.p2p == p2pRecv {
+				kind = plan.Recv
+			}
+			err = c.explain(ctx, op.Name(), w.seq, &exec.StepError{Peer: op.peer, Step: 0, Op: kind, Err: err})
+			c.abort(err, -1)
+		}
+		w.finish(err)
+	}()
+}

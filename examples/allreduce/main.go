@@ -1,0 +1,62 @@
+// Command allreduce is the hello world of Chorus: it starts a group of ranks inside one process,
+// has each contribute a vector, sums the vectors with AllReduce and prints every rank's result.
+//
+//	go run ./examples/allreduce -n 4
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"sync"
+
+	"github.com/chorus-cc/chorus/comm"
+)
+
+func main() {
+	n := flag.Int("n", 4, "number of ranks")
+	count := flag.Int("count", 4, "elements per rank")
+	flag.Parse()
+	if err := run(*n, *count); err != nil {
+		log.SetFlags(0)
+		log.Print(err)
+		os.Exit(1)
+	}
+}
+
+func run(n, count int) error {
+	ctx := context.Background()
+	comms, err := comm.NewLocal(ctx, n, comm.Config{})
+	if err != nil {
+		return err
+	}
+	results := make([][]float32, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for _, c := range comms {
+		wg.Add(1)
+		go func() { // one goroutine per rank, as one process per rank would be
+			defer wg.Done()
+			r := c.Rank()
+			grads := make([]float32, count)
+			for i := range grads {
+				grads[i] = float32(r*10 + i) // rank r contributes r*10+i
+			}
+			errs[r] = c.AllReduce(ctx, comm.Of(grads), comm.Of(grads), comm.Sum) // in place
+			results[r] = grads
+		}()
+	}
+	wg.Wait()
+	for _, c := range comms {
+		c.Close()
+	}
+	for r := range results {
+		if errs[r] != nil {
+			return fmt.Errorf("rank %d: %w", r, errs[r])
+		}
+		fmt.Printf("rank %d: %v\n", r, results[r])
+	}
+	return nil
+}
