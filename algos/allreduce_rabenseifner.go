@@ -11,7 +11,7 @@ import (
 // hdAllReduce is the "halving-doubling" all-reduce: Rabenseifner's algorithm, a reduce-scatter by
 // recursive halving followed by an all-gather by recursive doubling (Thakur, Rabenseifner and
 // Gropp, "Optimization of Collective Communication Operations in MPICH", IJHPCA 19(1), 2005,
-// section 4.4; Rabenseifner, "Optimization of Collective Reduction Operations", ICCS 2004).
+// on MPI_Allreduce; Rabenseifner, "Optimization of Collective Reduction Operations", ICCS 2004).
 //
 // Let p be the largest power of two not above n. When n is not a power of two the extra ranks
 // first fold their input into ranks 0..e-1 and get the result back at the end, as in the

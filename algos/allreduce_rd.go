@@ -10,7 +10,7 @@ import (
 
 // rdAllReduce is the "recursive-doubling" all-reduce, for small messages: log2 p rounds of
 // whole-buffer exchanges (Thakur, Rabenseifner and Gropp, "Optimization of Collective
-// Communication Operations in MPICH", IJHPCA 19(1), 2005, section 4.3).
+// Communication Operations in MPICH", IJHPCA 19(1), 2005, on MPI_Allreduce).
 //
 // Let p be the largest power of two not above n and e = n-p. When n is not a power of two, each
 // extra rank r ≥ p first sends its input to r-p, which reduces it into its own (pow2Fold); then
@@ -103,7 +103,8 @@ func pow2Floor(n int) int { return 1 << (bits.Len(uint(n)) - 1) }
 // ranks 0..p-1 copies In[0:c] to Out, and every extra rank r ≥ p (p = pow2Floor(n)) sends its
 // In[0:c] to r-p, which reduces it into Out. Afterwards ranks 0..p-1 hold in Out the reduction of
 // their own and their extra's inputs (own op extra) and can run any all-reduce among themselves.
-// (Thakur, Rabenseifner and Gropp 2005, section 4.4: "the standard way" for n not a power of two.)
+// This is how Thakur, Rabenseifner and Gropp (2005) run recursive doubling and Rabenseifner's
+// algorithm on a number of processes that is not a power of two.
 func pow2Fold(w *schedWriter, c int) {
 	n := w.req.Ranks
 	p := pow2Floor(n)

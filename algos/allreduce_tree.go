@@ -65,8 +65,12 @@ import (
 // Pieces are interleaved so that the reduction of later pieces overlaps the broadcast of earlier
 // ones: piece i is reduced at node v in round i+height(v) (leaves have height 0) and reaches v on
 // the way down in round i+height(root)+depth(v); each rank's program lists its steps of both trees
-// in round order. A message is one event in that order (its send and receive in the same place), so
-// per-pair order matches and no rank waits on a step that comes later.
+// in round order. A message is one event in that order, written into the sender's and the
+// receiver's programs at the same place (the receiver's round), so the k-th message of every pair
+// is the same piece on both sides, even where two ranks are neighbours in both trees, and no rank
+// waits for a step placed after its own. The price is that a rank posts the send of a piece in its
+// parent's round rather than as soon as it could, after the receives the synchronous schedule
+// puts before it; with stages of equal length that costs nothing.
 //
 // # Bytes
 //

@@ -197,7 +197,7 @@ func treeFold(dst, src []byte) {
 // input, then its first child's result, then its second's.
 func TestTreeAllReduceOrder(t *testing.T) {
 	for _, n := range []int{2, 3, 4, 5, 8, 13, 14} {
-		for _, es := range []int{8, 16 << 10} {
+		for _, es := range []int{8, 4 << 10} {
 			for _, inPlace := range []bool{false, true} {
 				req := plan.Request{Coll: plan.AllReduce, Ranks: n, Count: 21, ElemSize: es, InPlace: inPlace}
 				t.Run(fmt.Sprintf("n=%d/es=%d/inplace=%v", n, es, inPlace), func(t *testing.T) {
@@ -232,19 +232,17 @@ func TestTreeAllReduceOrder(t *testing.T) {
 }
 
 func TestTreeAllReducePieces(t *testing.T) {
-	// With elements of 64 KiB every element is its own piece (up to 16 per half): the pipelined
-	// interleaving of both trees must still be deadlock free and correct.
-	for _, n := range []int{2, 3, 6, 7, 16} {
-		for _, count := range []int{1, 5, 32, 33} {
-			req := plan.Request{Coll: plan.AllReduce, Ranks: n, Count: count, ElemSize: 64 << 10}
-			if count > 16 {
-				req.ElemSize = 32 << 10
-			}
-			for _, inPlace := range []bool{false, true} {
-				req.InPlace = inPlace
-				res := checkWide(t, req, "tree")
-				require.Equal(t, treeSent(req), res.Sent, "%+v", req)
-			}
+	// Wide elements cut small counts into several pieces per half (64 KiB each at least): the
+	// pipelined interleaving of both trees must still be deadlock free and correct.
+	cases := []struct{ n, count, elemSize int }{
+		{2, 5, 64 << 10}, {3, 5, 64 << 10}, {7, 5, 64 << 10}, {10, 5, 64 << 10},
+		{3, 33, 64 << 10}, {6, 33, 16 << 10},
+	}
+	for _, tc := range cases {
+		for _, inPlace := range []bool{false, true} {
+			req := plan.Request{Coll: plan.AllReduce, Ranks: tc.n, Count: tc.count, ElemSize: tc.elemSize, InPlace: inPlace}
+			res := checkWide(t, req, "tree")
+			require.Equal(t, treeSent(req), res.Sent, "%+v", req)
 		}
 	}
 }

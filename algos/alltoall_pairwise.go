@@ -10,7 +10,7 @@ import (
 // pairwiseAllToAll is the "pairwise" all-to-all: n-1 steps; in step k rank r sends its block for
 // (r+k) mod n and receives the block of (r-k) mod n, so every rank sends and receives one block
 // per step and each link is used once (Thakur, Rabenseifner and Gropp, "Optimization of
-// Collective Communication Operations in MPICH", IJHPCA 19(1), 2005, section 3.6: the pairwise
+// Collective Communication Operations in MPICH", IJHPCA 19(1), 2005, on MPI_Alltoall: the pairwise
 // exchange, here in its form for any n). Its own block is copied locally (in place it is already
 // there).
 //

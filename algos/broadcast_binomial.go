@@ -10,7 +10,7 @@ import (
 
 // binomialBroadcast is the "binomial" broadcast: a binomial tree from the root (Thakur,
 // Rabenseifner and Gropp, "Optimization of Collective Communication Operations in MPICH",
-// IJHPCA 19(1), 2005, section 4.1; MPICH's MPIR_Bcast_binomial). With ranks renumbered
+// IJHPCA 19(1), 2005, on MPI_Bcast; MPICH's MPIR_Bcast_binomial). With ranks renumbered
 // v = (r - root) mod n, rank v > 0 receives the whole buffer from v - lowbit(v) and then sends it
 // to v + 2^j for every 2^j < lowbit(v) (every 2^j < n at the root) with v + 2^j < n, largest first:
 //

@@ -35,8 +35,8 @@ func TestChainBroadcast(t *testing.T) {
 
 func TestChainBroadcastPieces(t *testing.T) {
 	// 64 KiB elements: one piece per element, up to 16.
-	for _, n := range []int{2, 3, 5, 8} {
-		for _, count := range []int{1, 3, 16, 17, 40} {
+	for _, n := range []int{2, 5} {
+		for _, count := range []int{3, 17} {
 			for _, root := range testRoots(n) {
 				req := plan.Request{Coll: plan.Broadcast, Ranks: n, Count: count, ElemSize: 64 << 10, Root: root}
 				res := checkWide(t, req, "chain")

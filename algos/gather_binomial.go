@@ -10,7 +10,7 @@ import (
 // binomialGather is the "binomial" gather: the binomial tree of the binomial broadcast run
 // backwards, each rank forwarding the blocks of its whole subtree in one message (Thakur,
 // Rabenseifner and Gropp, "Optimization of Collective Communication Operations in MPICH",
-// IJHPCA 19(1), 2005, section 3.3; MPICH's MPIR_Gather_intra_binomial). With ranks renumbered
+// IJHPCA 19(1), 2005; MPICH's MPIR_Gather_intra_binomial). With ranks renumbered
 // v = (r - root) mod n, the subtree of v is the ranks v .. v+s(v)-1, s(v) = min(lowbit(v), n-v):
 //
 //	n = 8, root 0:         0          7 -> 6, then 6 sends blocks 6,7 to 4;

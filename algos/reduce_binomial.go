@@ -9,7 +9,7 @@ import (
 
 // binomialReduce is the "binomial" reduce: the binomial tree of the binomial broadcast run
 // backwards, toward the root (Thakur, Rabenseifner and Gropp, "Optimization of Collective
-// Communication Operations in MPICH", IJHPCA 19(1), 2005, section 4.2; MPICH's
+// Communication Operations in MPICH", IJHPCA 19(1), 2005, on MPI_Reduce; MPICH's
 // MPIR_Reduce_binomial). With ranks renumbered v = (r - root) mod n, rank v accumulates its own
 // input, then reduces in the partial results of its children v+1, v+2, v+4, ... (smallest subtree
 // first, the order in which they can be ready; always the same order, so the result is bitwise

@@ -10,7 +10,7 @@ import (
 // binomialScatter is the "binomial" scatter: the binomial tree of the binomial broadcast, each
 // rank receiving the blocks of its whole subtree in one message and handing its children theirs
 // (Thakur, Rabenseifner and Gropp, "Optimization of Collective Communication Operations in
-// MPICH", IJHPCA 19(1), 2005, section 3.3; MPICH's MPIR_Scatter_intra_binomial). With ranks
+// MPICH", IJHPCA 19(1), 2005; MPICH's MPIR_Scatter_intra_binomial). With ranks
 // renumbered v = (r - root) mod n, the subtree of v is the ranks v .. v+s(v)-1,
 // s(v) = min(lowbit(v), n-v):
 //

@@ -80,16 +80,27 @@ func reduceF32(op Op, d, s []float32) {
 	switch op {
 	case Sum, Avg:
 		for len(d) >= 4 {
-			d[0] = add32(d[0], s[0])
-			d[1] = add32(d[1], s[1])
-			d[2] = add32(d[2], s[2])
-			d[3] = add32(d[3], s[3])
+			a, b := d[:4], s[:4]
+			r0, r1, r2, r3 := a[0]+b[0], a[1]+b[1], a[2]+b[2], a[3]+b[3]
+			if t := (r0 + r1) + (r2 + r3); t != t { // some r is a NaN (or Infs cancelled)
+				r0, r1, r2, r3 = add32(a[0], b[0]), add32(a[1], b[1]), add32(a[2], b[2]), add32(a[3], b[3])
+			}
+			a[0], a[1], a[2], a[3] = r0, r1, r2, r3
 			d, s = d[4:], s[4:]
 		}
 		for i := range d {
 			d[i] = add32(d[i], s[i])
 		}
 	case Prod:
+		for len(d) >= 4 {
+			a, b := d[:4], s[:4]
+			r0, r1, r2, r3 := a[0]*b[0], a[1]*b[1], a[2]*b[2], a[3]*b[3]
+			if t := (r0 + r1) + (r2 + r3); t != t {
+				r0, r1, r2, r3 = mul32(a[0], b[0]), mul32(a[1], b[1]), mul32(a[2], b[2]), mul32(a[3], b[3])
+			}
+			a[0], a[1], a[2], a[3] = r0, r1, r2, r3
+			d, s = d[4:], s[4:]
+		}
 		for i := range d {
 			d[i] = mul32(d[i], s[i])
 		}
@@ -109,16 +120,27 @@ func reduceF64(op Op, d, s []float64) {
 	switch op {
 	case Sum, Avg:
 		for len(d) >= 4 {
-			d[0] = add64(d[0], s[0])
-			d[1] = add64(d[1], s[1])
-			d[2] = add64(d[2], s[2])
-			d[3] = add64(d[3], s[3])
+			a, b := d[:4], s[:4]
+			r0, r1, r2, r3 := a[0]+b[0], a[1]+b[1], a[2]+b[2], a[3]+b[3]
+			if t := (r0 + r1) + (r2 + r3); t != t { // some r is a NaN (or Infs cancelled)
+				r0, r1, r2, r3 = add64(a[0], b[0]), add64(a[1], b[1]), add64(a[2], b[2]), add64(a[3], b[3])
+			}
+			a[0], a[1], a[2], a[3] = r0, r1, r2, r3
 			d, s = d[4:], s[4:]
 		}
 		for i := range d {
 			d[i] = add64(d[i], s[i])
 		}
 	case Prod:
+		for len(d) >= 4 {
+			a, b := d[:4], s[:4]
+			r0, r1, r2, r3 := a[0]*b[0], a[1]*b[1], a[2]*b[2], a[3]*b[3]
+			if t := (r0 + r1) + (r2 + r3); t != t {
+				r0, r1, r2, r3 = mul64(a[0], b[0]), mul64(a[1], b[1]), mul64(a[2], b[2]), mul64(a[3], b[3])
+			}
+			a[0], a[1], a[2], a[3] = r0, r1, r2, r3
+			d, s = d[4:], s[4:]
+		}
 		for i := range d {
 			d[i] = mul64(d[i], s[i])
 		}

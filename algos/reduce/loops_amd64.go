@@ -84,6 +84,42 @@ func minF64Z(dst, src unsafe.Pointer, n int)
 func maxF64Z(dst, src unsafe.Pointer, n int)
 
 //go:noescape
+func addF16Z(dst, src unsafe.Pointer, n int)
+
+//go:noescape
+func mulF16Z(dst, src unsafe.Pointer, n int)
+
+//go:noescape
+func minF16Z(dst, src unsafe.Pointer, n int)
+
+//go:noescape
+func maxF16Z(dst, src unsafe.Pointer, n int)
+
+//go:noescape
+func divF16Z(dst unsafe.Pointer, n int, d float32)
+
+//go:noescape
+func addBF16Z(dst, src unsafe.Pointer, n int)
+
+//go:noescape
+func mulBF16Z(dst, src unsafe.Pointer, n int)
+
+//go:noescape
+func minBF16Z(dst, src unsafe.Pointer, n int)
+
+//go:noescape
+func maxBF16Z(dst, src unsafe.Pointer, n int)
+
+//go:noescape
+func divBF16Z(dst unsafe.Pointer, n int, d float32)
+
+//go:noescape
+func divF32Z(dst unsafe.Pointer, n int, d float32)
+
+//go:noescape
+func divF64Z(dst unsafe.Pointer, n int, d float64)
+
+//go:noescape
 func addF32Y(dst, src unsafe.Pointer, n int)
 
 //go:noescape
@@ -144,13 +180,37 @@ func minF64Y(dst, src unsafe.Pointer, n int)
 func maxF64Y(dst, src unsafe.Pointer, n int)
 
 //go:noescape
-func divF32Z(dst unsafe.Pointer, n int, d float32)
+func addF16Y(dst, src unsafe.Pointer, n int)
+
+//go:noescape
+func mulF16Y(dst, src unsafe.Pointer, n int)
+
+//go:noescape
+func minF16Y(dst, src unsafe.Pointer, n int)
+
+//go:noescape
+func maxF16Y(dst, src unsafe.Pointer, n int)
+
+//go:noescape
+func divF16Y(dst unsafe.Pointer, n int, d float32)
+
+//go:noescape
+func addBF16Y(dst, src unsafe.Pointer, n int)
+
+//go:noescape
+func mulBF16Y(dst, src unsafe.Pointer, n int)
+
+//go:noescape
+func minBF16Y(dst, src unsafe.Pointer, n int)
+
+//go:noescape
+func maxBF16Y(dst, src unsafe.Pointer, n int)
+
+//go:noescape
+func divBF16Y(dst unsafe.Pointer, n int, d float32)
 
 //go:noescape
 func divF32Y(dst unsafe.Pointer, n int, d float32)
-
-//go:noescape
-func divF64Z(dst unsafe.Pointer, n int, d float64)
 
 //go:noescape
 func divF64Y(dst unsafe.Pointer, n int, d float64)

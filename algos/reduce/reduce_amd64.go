@@ -6,7 +6,7 @@ import "unsafe"
 
 // CPU features, read once with CPUID and XGETBV (the OS must save the YMM/ZMM state too).
 var (
-	hasAVX2, hasAVX512F, hasAVX512DQ, hasAVX512BW = cpuFeatures()
+	hasAVX2, hasF16C, hasAVX512F, hasAVX512DQ, hasAVX512BW = cpuFeatures()
 
 	// useAVX2 and useAVX512 select the vector loops; tests turn them off to compare the paths.
 	useAVX2   = hasAVX2
@@ -17,7 +17,7 @@ func cpuid(leaf, sub uint32) (a, b, c, d uint32)
 
 func xgetbv0() (lo uint32)
 
-func cpuFeatures() (avx2, avx512f, avx512dq, avx512bw bool) {
+func cpuFeatures() (avx2, f16c, avx512f, avx512dq, avx512bw bool) {
 	max, _, _, _ := cpuid(0, 0)
 	if max < 7 {
 		return
@@ -34,6 +34,7 @@ func cpuFeatures() (avx2, avx512f, avx512dq, avx512bw bool) {
 	}
 	_, b7, _, _ := cpuid(7, 0)
 	avx2 = b7&(1<<5) != 0
+	f16c = c1&(1<<29) != 0
 	if xcr0&zmmState == zmmState {
 		avx512f = b7&(1<<16) != 0
 		avx512dq = avx512f && b7&(1<<17) != 0
@@ -59,6 +60,10 @@ func kernelTables() (z, y [Float64 + 1][Max + 1]bool) {
 			y[d][op] = op != Prod
 			z[d][op] = op != Prod && hasAVX512BW
 		}
+		y[Float16][op] = hasF16C
+		z[Float16][op] = true
+		y[BFloat16][op] = true
+		z[BFloat16][op] = true
 	}
 	y[Int64][Sum], y[Uint64][Sum] = true, true
 	return z, y
@@ -104,9 +109,27 @@ func reduceAccel(d DType, op Op, dst, src []byte) bool {
 	return true
 }
 
-// divideAccel does Divide with a vector loop for float32 and float64; it reports whether it did.
+// divideAccel does Divide with a vector loop for float32 and float64, and for float16 and
+// bfloat16 when n is exact in the half type (n <= 2048 for float16, n <= 256 for bfloat16, and
+// such numbers times powers of two); it reports whether it did. In the half case the quotient
+// of two half numbers computed in float32 and rounded to the half type is correctly rounded
+// (the theorem cited at reduceF16), the same bits as divOdd gives.
 func divideAccel(d DType, buf []byte, n int) bool {
-	if d != Float32 && d != Float64 || !useAVX2 {
+	if !useAVX2 {
+		return false
+	}
+	f := float32(n)
+	switch d {
+	case Float32, Float64:
+	case Float16:
+		if !hasF16C && !useAVX512 || Float16From(f).Float32() != f || float64(f) != float64(n) {
+			return false
+		}
+	case BFloat16:
+		if BFloat16From(f).Float32() != f || float64(f) != float64(n) {
+			return false
+		}
+	default:
 		return false
 	}
 	vec := 32
@@ -125,15 +148,24 @@ func divideAccel(d DType, buf []byte, n int) bool {
 		divideGo(d, buf[:head], n)
 	}
 	p := unsafe.Pointer(&buf[head])
+	z := vec == 64
 	switch {
-	case d == Float32 && vec == 64:
-		divF32Z(p, body, float32(n))
+	case d == Float32 && z:
+		divF32Z(p, body, f)
 	case d == Float32:
-		divF32Y(p, body, float32(n))
-	case vec == 64:
+		divF32Y(p, body, f)
+	case d == Float64 && z:
 		divF64Z(p, body, float64(n))
-	default:
+	case d == Float64:
 		divF64Y(p, body, float64(n))
+	case d == Float16 && z:
+		divF16Z(p, body, f)
+	case d == Float16:
+		divF16Y(p, body, f)
+	case d == BFloat16 && z:
+		divBF16Z(p, body, f)
+	default:
+		divBF16Y(p, body, f)
 	}
 	if end := head + body; end < len(buf) {
 		divideGo(d, buf[end:], n)
@@ -165,6 +197,28 @@ func loopZ(d DType, op Op, p, q unsafe.Pointer, n int) {
 			minF64Z(p, q, n)
 		case Max:
 			maxF64Z(p, q, n)
+		}
+	case Float16:
+		switch op {
+		case Sum:
+			addF16Z(p, q, n)
+		case Prod:
+			mulF16Z(p, q, n)
+		case Min:
+			minF16Z(p, q, n)
+		case Max:
+			maxF16Z(p, q, n)
+		}
+	case BFloat16:
+		switch op {
+		case Sum:
+			addBF16Z(p, q, n)
+		case Prod:
+			mulBF16Z(p, q, n)
+		case Min:
+			minBF16Z(p, q, n)
+		case Max:
+			maxBF16Z(p, q, n)
 		}
 	case Int32, Uint32:
 		switch {
@@ -236,6 +290,28 @@ func loopY(d DType, op Op, p, q unsafe.Pointer, n int) {
 			minF64Y(p, q, n)
 		case Max:
 			maxF64Y(p, q, n)
+		}
+	case Float16:
+		switch op {
+		case Sum:
+			addF16Y(p, q, n)
+		case Prod:
+			mulF16Y(p, q, n)
+		case Min:
+			minF16Y(p, q, n)
+		case Max:
+			maxF16Y(p, q, n)
+		}
+	case BFloat16:
+		switch op {
+		case Sum:
+			addBF16Y(p, q, n)
+		case Prod:
+			mulBF16Y(p, q, n)
+		case Min:
+			minBF16Y(p, q, n)
+		case Max:
+			maxBF16Y(p, q, n)
 		}
 	case Int32, Uint32:
 		switch {

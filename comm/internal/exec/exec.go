@@ -84,10 +84,10 @@ type sendRec struct {
 
 // Engine runs programs for one rank of one communicator. Run calls must not overlap.
 type Engine struct {
-	conns   []transport.Conn // by rank; nil for self
-	rank    int
-	queues  []chan sendReq // per peer, to its sender goroutine
-	done    chan sendDone
+	conns  []transport.Conn // by rank; nil for self
+	rank   int
+	queues []chan sendReq // per peer, to its sender goroutine
+	done   chan sendDone
 
 	scratch []byte
 	sends   []sendRec
@@ -106,12 +106,12 @@ type Engine struct {
 // goroutine per peer; Close stops them.
 func New(rank int, conns []transport.Conn) *Engine {
 	e := &Engine{
-		conns:   conns,
-		rank:    rank,
-		queues:  make([]chan sendReq, len(conns)),
-		done:    make(chan sendDone, 64),
-		nsent:   make([]uint32, len(conns)),
-		nrecv:   make([]uint32, len(conns)),
+		conns:  conns,
+		rank:   rank,
+		queues: make([]chan sendReq, len(conns)),
+		done:   make(chan sendDone, 64),
+		nsent:  make([]uint32, len(conns)),
+		nrecv:  make([]uint32, len(conns)),
 	}
 	e.recvFn = e.consume
 	for p, c := range conns {
