@@ -1,14 +1,14 @@
 // Package reduce defines the element types (DType) and reduction operators (Op) of Chorus, and
-// the kernels that reduce one buffer into another: Reduce computes dst[i] = dst[i] op src[i] over
-// raw bytes, and Divide finishes an average.
+// the kernels that combine one buffer into another: Reduce computes dst[i] = dst[i] op src[i]
+// over raw bytes, and Divide finishes an average.
 //
 // The kernels are bitwise deterministic: for the same inputs they return the same bits whatever
-// the alignment of the slices, the length, and the code path (AVX-512, AVX2 or plain Go). That
-// includes NaN payloads, which follow one rule everywhere (see Reduce).
+// the alignment of the slices, their length and the code path (AVX-512, AVX2 or plain Go),
+// NaN payloads included (see Reduce for the rules).
 //
-// On amd64 the float32 and float64 kernels (and the 32- and 64-bit integer sums) are written in
-// assembly for AVX2 and AVX-512; everything else, and every kernel on other architectures or
-// when built with the purego tag, is plain Go.
+// On amd64 the float kernels (float16, bfloat16, float32, float64: every op, and Divide) and
+// most integer kernels are vector loops in assembly, for AVX-512 and for AVX2; the rest, and
+// everything on other architectures or when built with the purego tag, is plain Go.
 package reduce
 
 import (

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -38,20 +39,35 @@ func bhalfValue(h uint16) float64 {
 	return v
 }
 
+// valueTables holds value(0..top) for the two half types, for roundRef.
+var valueTables = map[uint16]func() []float64{
+	0x7c00: sync.OnceValue(func() []float64 { return valueTable(0x7c00, halfValue) }),
+	0x7f80: sync.OnceValue(func() []float64 { return valueTable(0x7f80, bhalfValue) }),
+}
+
+func valueTable(top uint16, value func(uint16) float64) []float64 {
+	t := make([]float64, int(top)+1)
+	for i := range t {
+		t[i] = value(uint16(i))
+	}
+	return t
+}
+
 // roundRef rounds x (finite, not NaN) to the nearest of the numbers value(0..top), ties to the
 // even bit pattern, with the sign of x; top is the bits of the first value past the largest
-// finite one (Inf). It is an independent reference for Float16From and BFloat16From, exact for
-// any float64 x.
+// finite one (Inf), 0x7c00 or 0x7f80, and value is halfValue or bhalfValue. It is an
+// independent reference for Float16From and BFloat16From, exact for any float64 x.
 func roundRef(x float64, top uint16, value func(uint16) float64) uint16 {
+	tbl := valueTables[top]()
 	var sign uint16
 	if math.Signbit(x) {
 		sign, x = 0x8000, -x
 	}
-	if x >= value(top) {
+	if x >= tbl[top] {
 		return sign | top
 	}
 	// The largest lo with value(lo) <= x.
-	lo := uint16(sort.Search(int(top)+1, func(i int) bool { return value(uint16(i)) > x }) - 1)
+	lo := uint16(sort.Search(len(tbl), func(i int) bool { return tbl[i] > x }) - 1)
 	hi := lo + 1
 	dl, dh := x-value(lo), value(hi)-x // exact for the inputs of these tests (spans < 53 bits)
 	switch {
@@ -129,8 +145,9 @@ func TestFloat16FromRounding(t *testing.T) {
 		if f != f {
 			continue
 		}
-		want := Half(roundRef(float64(f), 0x7c00, halfValue))
-		require.Equal(t, want, Float16From(f), "Float16From(%g) bits %#08x", f, math.Float32bits(f))
+		if got, want := Float16From(f), Half(roundRef(float64(f), 0x7c00, halfValue)); got != want {
+			t.Fatalf("Float16From(%g) (bits %#08x) = %#04x, want %#04x", f, math.Float32bits(f), got, want)
+		}
 	}
 }
 
@@ -140,8 +157,9 @@ func TestBFloat16FromRounding(t *testing.T) {
 		if f != f {
 			continue
 		}
-		want := BHalf(roundRef(float64(f), 0x7f80, bhalfValue))
-		require.Equal(t, want, BFloat16From(f), "BFloat16From(%g) bits %#08x", f, math.Float32bits(f))
+		if got, want := BFloat16From(f), BHalf(roundRef(float64(f), 0x7f80, bhalfValue)); got != want {
+			t.Fatalf("BFloat16From(%g) (bits %#08x) = %#04x, want %#04x", f, math.Float32bits(f), got, want)
+		}
 	}
 }
 
@@ -221,12 +239,15 @@ func TestHalfOpsCorrectlyRounded(t *testing.T) {
 						require.Equal(t, math.Signbit(exact), got&0x8000 != 0, "%v %v %#04x %#04x", c.d, op, a, b)
 						continue
 					}
-					want := roundRef(exact, c.top, c.value)
-					require.Equal(t, want, got, "%v %v %#04x %#04x: exact %g", c.d, op, a, b, exact)
+					if want := roundRef(exact, c.top, c.value); got != want {
+						t.Fatalf("%v %v %#04x %#04x = %#04x, want %#04x (exact %g)", c.d, op, a, b, got, want, exact)
+					}
+					viaF32 := uint16(BFloat16From(f32))
 					if c.d == Float16 {
-						require.Equal(t, uint16(Float16From(f32)), got)
-					} else {
-						require.Equal(t, uint16(BFloat16From(f32)), got)
+						viaF32 = uint16(Float16From(f32))
+					}
+					if got != viaF32 {
+						t.Fatalf("%v %v %#04x %#04x = %#04x, want round(float32 result) %#04x", c.d, op, a, b, got, viaF32)
 					}
 				}
 			}

@@ -20,8 +20,10 @@ const unalignedOK = runtime.GOARCH == "amd64" || runtime.GOARCH == "386" ||
 // and Max return a NaN if either input is a NaN, and order -0 below +0 (Min(-0, +0) = -0,
 // Max(-0, +0) = +0, in either order). A NaN result is a quieted copy of the dst element if it is
 // a NaN, else of the src element, else the negative default NaN. Float16 and BFloat16 elements
-// are widened to float32, combined, and rounded back to nearest even, which is the correctly
-// rounded result for Sum and Prod (see reduceF16).
+// are widened to float32, combined, and rounded back to nearest even; for Sum and Prod that is
+// the correctly rounded result, because float32's 24 bits are at least 2p+2 for both half
+// types (p = 11 and 8) and such a double rounding is innocuous (S. A. Figueroa, "When is
+// double rounding innocuous?", ACM SIGNUM Newsletter 30(3), 1995).
 //
 // The result is bitwise the same on every code path (vector or scalar), for any alignment of
 // dst and src, which may be unaligned. dst and src may be the same slice but must not otherwise

@@ -18,8 +18,8 @@ func cpuid(leaf, sub uint32) (a, b, c, d uint32)
 func xgetbv0() (lo uint32)
 
 func cpuFeatures() (avx2, f16c, avx512f, avx512dq, avx512bw bool) {
-	max, _, _, _ := cpuid(0, 0)
-	if max < 7 {
+	maxLeaf, _, _, _ := cpuid(0, 0)
+	if maxLeaf < 7 {
 		return
 	}
 	_, _, c1, _ := cpuid(1, 0)
@@ -42,6 +42,9 @@ func cpuFeatures() (avx2, f16c, avx512f, avx512dq, avx512bw bool) {
 	}
 	return
 }
+
+// chunk is the most bytes one call of a vector loop handles (a multiple of 64).
+const chunk = 256 << 10
 
 // zOK and yOK say which (dtype, op) pairs have an AVX-512 or AVX2 loop on this CPU (Avg is
 // looked up as Sum).
@@ -97,11 +100,15 @@ func reduceAccel(d DType, op Op, dst, src []byte) bool {
 	if head > 0 {
 		reduceGo(d, op, dst[:head], src[:head])
 	}
-	p, q := unsafe.Pointer(&dst[head]), unsafe.Pointer(&src[head])
-	if vec == 64 {
-		loopZ(d, op, p, q, body)
-	} else {
-		loopY(d, op, p, q, body)
+	// Run the loop in pieces: an assembly loop cannot be preempted, and a piece takes tens of
+	// microseconds.
+	for off := head; off < head+body; off += chunk {
+		p, q, n := unsafe.Pointer(&dst[off]), unsafe.Pointer(&src[off]), min(chunk, head+body-off)
+		if vec == 64 {
+			loopZ(d, op, p, q, n)
+		} else {
+			loopY(d, op, p, q, n)
+		}
 	}
 	if end := head + body; end < len(dst) {
 		reduceGo(d, op, dst[end:], src[end:])
@@ -147,25 +154,27 @@ func divideAccel(d DType, buf []byte, n int) bool {
 	if head > 0 {
 		divideGo(d, buf[:head], n)
 	}
-	p := unsafe.Pointer(&buf[head])
 	z := vec == 64
-	switch {
-	case d == Float32 && z:
-		divF32Z(p, body, f)
-	case d == Float32:
-		divF32Y(p, body, f)
-	case d == Float64 && z:
-		divF64Z(p, body, float64(n))
-	case d == Float64:
-		divF64Y(p, body, float64(n))
-	case d == Float16 && z:
-		divF16Z(p, body, f)
-	case d == Float16:
-		divF16Y(p, body, f)
-	case d == BFloat16 && z:
-		divBF16Z(p, body, f)
-	default:
-		divBF16Y(p, body, f)
+	for off := head; off < head+body; off += chunk {
+		p, m := unsafe.Pointer(&buf[off]), min(chunk, head+body-off)
+		switch {
+		case d == Float32 && z:
+			divF32Z(p, m, f)
+		case d == Float32:
+			divF32Y(p, m, f)
+		case d == Float64 && z:
+			divF64Z(p, m, float64(n))
+		case d == Float64:
+			divF64Y(p, m, float64(n))
+		case d == Float16 && z:
+			divF16Z(p, m, f)
+		case d == Float16:
+			divF16Y(p, m, f)
+		case d == BFloat16 && z:
+			divBF16Z(p, m, f)
+		default:
+			divBF16Y(p, m, f)
+		}
 	}
 	if end := head + body; end < len(buf) {
 		divideGo(d, buf[end:], n)

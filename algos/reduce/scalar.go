@@ -12,10 +12,10 @@ import "math"
 // for a NaN result and apply the rule explicitly, so that other CPUs (ARM, whose default NaN is
 // positive) produce the same bits.
 //
-// Min and Max. If either input is a NaN the result is a NaN, chosen by the rule above (so NaN
-// propagates, as in IEEE 754-2019 minimum/maximum, and unlike x86 MINPS or Go's fmin that
-// may return either operand). Otherwise the smaller (larger) value; for -0 and +0, Min returns
-// -0 and Max returns +0, whatever the order.
+// Min and Max. If either input is a NaN the result is a NaN, chosen by the rule above (NaN
+// propagates, as in IEEE 754-2019 minimum and maximum and in Go's min and max builtins, and
+// unlike x86 MINPS, which returns its second operand). Otherwise the smaller (larger) value;
+// for -0 and +0, Min returns -0 and Max returns +0, whatever the order.
 
 const (
 	quiet32  = 0x00400000

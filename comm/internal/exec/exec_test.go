@@ -1,0 +1,187 @@
+package exec
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/chorus-cc/chorus/algos/plan"
+	"github.com/chorus-cc/chorus/algos/reduce"
+	"github.com/chorus-cc/chorus/transport"
+	"github.com/chorus-cc/chorus/transport/inproc"
+)
+
+// engines returns n engines over an in-process mesh, closed when the test ends.
+func engines(t testing.TB, n int) []*Engine {
+	t.Helper()
+	mesh := inproc.Mesh(n)
+	out := make([]*Engine, n)
+	for r := range out {
+		conns := make([]transport.Conn, n)
+		for p := range conns {
+			if p != r {
+				conns[p] = mesh[r][p]
+			}
+		}
+		out[r] = New(r, conns)
+	}
+	t.Cleanup(func() {
+		for _, e := range out {
+			e.Close()
+		}
+		for r := range mesh {
+			for _, c := range mesh[r] {
+				if c != nil {
+					c.Close()
+				}
+			}
+		}
+	})
+	return out
+}
+
+// runAll runs tasks[r] on engines[r] at once and returns the errors.
+func runAll(ctx context.Context, es []*Engine, tasks []*Task) []error {
+	errs := make([]error, len(es))
+	var wg sync.WaitGroup
+	for r := range es {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[r] = es[r].Run(ctx, tasks[r])
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+func int64s(b []byte) []int64 {
+	v := make([]int64, len(b)/8)
+	for i := range v {
+		v[i] = int64(binary.LittleEndian.Uint64(b[8*i:]))
+	}
+	return v
+}
+
+func fill(n int, f func(i int) int64) []byte {
+	b := make([]byte, 8*n)
+	for i := 0; i < n; i++ {
+		binary.LittleEndian.PutUint64(b[8*i:], uint64(f(i)))
+	}
+	return b
+}
+
+func TestChunkedSendRecvReduce(t *testing.T) {
+	es := engines(t, 2)
+	const n = 3*ChunkBytes/8 + 5 // four chunks, the last short
+	in0 := fill(n, func(i int) int64 { return int64(i) })
+	out1 := fill(n, func(i int) int64 { return 1000 })
+	tasks := []*Task{
+		{Prog: &plan.Program{Steps: []plan.Step{{Op: plan.Send, Peer: 1, Src: plan.Region{Buf: plan.In, Len: n}}}},
+			In: in0, DType: reduce.Int64, Op: reduce.Sum},
+		{Prog: &plan.Program{Steps: []plan.Step{{Op: plan.RecvReduce, Peer: 0, Dst: plan.Region{Buf: plan.Out, Len: n}}}},
+			Out: out1, DType: reduce.Int64, Op: reduce.Sum},
+	}
+	for _, err := range runAll(context.Background(), es, tasks) {
+		require.NoError(t, err)
+	}
+	for i, v := range int64s(out1) {
+		require.Equal(t, int64(1000+i), v, "element %d", i)
+	}
+}
+
+// A receive into memory that an incomplete send still reads must wait for the send: with a
+// rendezvous-sized message, the peer reads the memory only when it takes the message.
+func TestWriteWaitsForOwnSend(t *testing.T) {
+	es := engines(t, 2)
+	const n = 2 * ChunkBytes / 8
+	out0 := fill(n, func(i int) int64 { return 7 })
+	out1 := fill(n, func(i int) int64 { return 9 })
+	tasks := []*Task{
+		{Prog: &plan.Program{Steps: []plan.Step{
+			{Op: plan.Send, Peer: 1, Src: plan.Region{Buf: plan.Out, Len: n}},
+			{Op: plan.Recv, Peer: 1, Dst: plan.Region{Buf: plan.Out, Len: n}},
+		}}, Out: out0, DType: reduce.Int64},
+		{Prog: &plan.Program{Scratch: n, Steps: []plan.Step{
+			{Op: plan.Send, Peer: 0, Src: plan.Region{Buf: plan.Out, Len: n}},
+			{Op: plan.Recv, Peer: 0, Dst: plan.Region{Buf: plan.Scratch, Len: n}},
+			{Op: plan.Copy, Src: plan.Region{Buf: plan.Scratch, Len: n}, Dst: plan.Region{Buf: plan.Out, Len: n}},
+		}}, Out: out1, DType: reduce.Int64},
+	}
+	for _, err := range runAll(context.Background(), es, tasks) {
+		require.NoError(t, err)
+	}
+	v0, v1 := int64s(out0), int64s(out1)
+	for i := 0; i < n; i++ {
+		require.Equal(t, int64(9), v0[i])
+		require.Equal(t, int64(7), v1[i], "rank 1 got rank 0's memory after it was overwritten")
+	}
+}
+
+func TestStepErrorNamesPeer(t *testing.T) {
+	es := engines(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	task := &Task{Prog: &plan.Program{Steps: []plan.Step{
+		{Op: plan.Recv, Peer: 2, Dst: plan.Region{Buf: plan.Out, Len: 1}},
+	}}, Out: make([]byte, 8), DType: reduce.Int64}
+	err := es[0].Run(ctx, task) // rank 2 never sends
+	var se *StepError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, 2, se.Peer)
+	require.Equal(t, plan.Recv, se.Op)
+	require.True(t, errors.Is(err, context.DeadlineExceeded), "%v", err)
+	require.Contains(t, err.Error(), "from rank 2")
+}
+
+func TestLengthMismatch(t *testing.T) {
+	es := engines(t, 2)
+	tasks := []*Task{
+		{Prog: &plan.Program{Steps: []plan.Step{{Op: plan.Send, Peer: 1, Src: plan.Region{Buf: plan.In, Len: 3}}}},
+			In: make([]byte, 24), DType: reduce.Int64},
+		{Prog: &plan.Program{Steps: []plan.Step{{Op: plan.Recv, Peer: 0, Dst: plan.Region{Buf: plan.Out, Len: 2}}}},
+			Out: make([]byte, 16), DType: reduce.Int64},
+	}
+	errs := runAll(context.Background(), es, tasks)
+	require.NoError(t, errs[0]) // a small message is buffered; the receiver refuses it
+	require.ErrorIs(t, errs[1], transport.ErrLength)
+}
+
+// The engine allocates nothing per chunk: a message of 64 chunks costs what a message of one
+// chunk costs.
+func TestAllocationsDoNotGrowWithChunks(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items, so allocations are counted without it")
+	}
+	allocs := func(n int) float64 {
+		es := engines(t, 2)
+		prog := func(op plan.Op, peer int) *plan.Program {
+			st := plan.Step{Op: op, Peer: peer, Src: plan.Region{Buf: plan.Out, Len: n}, Dst: plan.Region{Buf: plan.Out, Len: n}}
+			return &plan.Program{Steps: []plan.Step{st}}
+		}
+		t0 := &Task{Prog: prog(plan.Send, 1), Out: make([]byte, 8*n), DType: reduce.Int64, Op: reduce.Sum}
+		t1 := &Task{Prog: prog(plan.RecvReduce, 0), Out: make([]byte, 8*n), DType: reduce.Int64, Op: reduce.Sum}
+		start := make(chan struct{})
+		done := make(chan error)
+		go func() {
+			for range start {
+				done <- es[1].Run(context.Background(), t1)
+			}
+		}()
+		defer close(start)
+		run := func() {
+			start <- struct{}{}
+			require.NoError(t, es[0].Run(context.Background(), t0))
+			require.NoError(t, <-done)
+		}
+		run() // warm the pools
+		return testing.AllocsPerRun(20, run)
+	}
+	one, many := allocs(ChunkBytes/8), allocs(64*ChunkBytes/8)
+	require.LessOrEqual(t, many, one+1, "allocations grow with the number of chunks: %v for 1, %v for 64", one, many)
+}
