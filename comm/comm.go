@@ -46,8 +46,8 @@ type Comm struct {
 	rank  int
 	size  int
 	cfg   resolved
-	conns []transport.Conn // by rank, nil at c.rank
-	owner bool             // Close closes conns
+	conns   []transport.Conn // by rank, nil at c.rank
+	release func()           // called once by Close to release the connections, or nil
 
 	eng   *exec.Engine
 	cache map[schedKey]*plan.Schedule // used by the executor only
@@ -74,7 +74,7 @@ type schedKey struct {
 }
 
 // newComm starts a communicator over conns and its goroutines.
-func newComm(id uint64, epoch uint32, rank int, conns []transport.Conn, cfg resolved, owner bool) *Comm {
+func newComm(id uint64, epoch uint32, rank int, conns []transport.Conn, cfg resolved, release func()) *Comm {
 	c := &Comm{
 		id:       id,
 		epoch:    epoch,
@@ -82,7 +82,7 @@ func newComm(id uint64, epoch uint32, rank int, conns []transport.Conn, cfg reso
 		size:     len(conns),
 		cfg:      cfg,
 		conns:    conns,
-		owner:    owner,
+		release:  release,
 		eng:      exec.New(rank, conns),
 		cache:    map[schedKey]*plan.Schedule{},
 		wake:     make(chan struct{}, 1),
@@ -190,8 +190,9 @@ func (c *Comm) listenAbort(p int, conn transport.Conn) {
 }
 
 // Close ends the communicator: queued operations fail with ErrClosed, the goroutines stop, and a
-// communicator made by NewLocal or Init closes its connections (its sub-communicators stop
-// working). Close waits for the operation that is running, which the close makes fail promptly.
+// communicator made by NewLocal releases its connections (once every rank of the group has
+// closed; then its sub-communicators stop working). Close waits for the operation that is
+// running, which the close makes fail promptly.
 func (c *Comm) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -204,14 +205,10 @@ func (c *Comm) Close() error {
 	c.signal()
 	<-c.execDone
 	c.eng.Close()
-	if c.owner {
-		for _, conn := range c.conns {
-			if conn != nil {
-				conn.Close()
-			}
-		}
-	}
 	c.bg.Wait()
+	if c.release != nil {
+		c.release()
+	}
 	return nil
 }
 

@@ -59,5 +59,5 @@ func (c *Comm) Split(ctx context.Context, color, key int) (*Comm, error) {
 	binary.LittleEndian.PutUint64(b[8:], uint64(c.epoch))
 	binary.LittleEndian.PutUint64(b[16:], w.Seq())
 	binary.LittleEndian.PutUint64(b[24:], uint64(color))
-	return newComm(xxhash.Sum64(b[:]), 0, newRank, conns, c.cfg, false), nil
+	return newComm(xxhash.Sum64(b[:]), 0, newRank, conns, c.cfg, nil), nil
 }
