@@ -41,11 +41,11 @@ const (
 // operations issued concurrently from several goroutines are ordered by issue time, which must be
 // the same on every rank, so issue collectives from one goroutine (or order them yourself).
 type Comm struct {
-	id    uint64
-	epoch uint32
-	rank  int
-	size  int
-	cfg   resolved
+	id      uint64
+	epoch   uint32
+	rank    int
+	size    int
+	cfg     resolved
 	conns   []transport.Conn // by rank, nil at c.rank
 	release func()           // called once by Close to release the connections, or nil
 
