@@ -2,15 +2,10 @@ package transport
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/bits"
 	"sync"
 )
-
-// ErrDuplicateTag: a Recv or a message arrived for a tag that already has a pending receiver or
-// a pending message.
-var ErrDuplicateTag = errors.New("chorus: duplicate pending tag")
 
 // Mailbox matches the messages arriving on one connection with their receivers by Tag. Every
 // backend shares it: the receiving end of a connection owns one Mailbox, its receivers call Recv,

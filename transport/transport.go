@@ -22,7 +22,14 @@ var (
 	ErrLength = errors.New("chorus: message length mismatch")
 	// ErrTooLarge: a message exceeds the transport's limit.
 	ErrTooLarge = errors.New("chorus: message too large")
+	// ErrDuplicateTag: a Recv or a message arrived for a tag that already has a pending receiver
+	// or a pending message.
+	ErrDuplicateTag = errors.New("chorus: duplicate pending tag")
 )
+
+// SmallMessage is the size up to which every backend buffers a message instead of waiting for
+// its receiver.
+const SmallMessage = 4 << 10
 
 // Tag identifies one message between two ranks. Messages are matched by the whole tag, never by
 // arrival order: a receiver waiting for a tag gets exactly the message sent with that tag. The
@@ -44,7 +51,9 @@ func (t Tag) String() string {
 // from many goroutines at once.
 type Conn interface {
 	// Send delivers one message with the tag. It returns once p may be reused: either the message
-	// was buffered (on either side) or the peer has taken it. It honours ctx.
+	// was buffered (on either side) or the peer has taken it. It honours ctx. A message of at most
+	// SmallMessage bytes never waits for the receiver (the engine relies on it for the call
+	// description each collective sends first).
 	Send(ctx context.Context, tag Tag, p []byte) error
 	// Recv waits for the message with the tag and calls fn with its bytes, once. fn must not keep
 	// p after it returns; its error is Recv's error. Recv honours ctx. Each tag is received once.

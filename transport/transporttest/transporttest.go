@@ -54,6 +54,7 @@ func RunBackend(t *testing.T, b Backend) {
 	s := &suite{Backend: b}
 	t.Run("TagMatching", s.testTagMatching)
 	t.Run("TagFields", s.testTagFields)
+	t.Run("SmallDoesNotWait", s.testSmallDoesNotWait)
 	t.Run("Large", s.testLarge)
 	t.Run("ZeroLength", s.testZeroLength)
 	t.Run("Concurrent", s.testConcurrent)
@@ -199,6 +200,22 @@ func (s *suite) testTagMatching(t *testing.T) {
 				wait(t, errs, n)
 			}
 		})
+	}
+}
+
+// testSmallDoesNotWait sends messages of up to transport.SmallMessage bytes from the test's own
+// goroutine before any receiver exists: each Send must return without a receiver (a backend that
+// waited would hang here until the suite's watchdog fails the test), and each message must then
+// be received intact.
+func (s *suite) testSmallDoesNotWait(t *testing.T) {
+	ctx := testContext(t)
+	a, b := s.pair(t)
+	sizes := []int{0, 1, 100, transport.SmallMessage}
+	for i, n := range sizes {
+		require.NoError(t, a.Send(ctx, tagOf(9, i), payload(uint64(i), n)), "size %d", n)
+	}
+	for i, n := range sizes {
+		require.NoError(t, recvWant(ctx, b, tagOf(9, i), payload(uint64(i), n)), "size %d", n)
 	}
 }
 
