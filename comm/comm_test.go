@@ -369,6 +369,14 @@ func TestCloseFailsQueuedWork(t *testing.T) {
 }
 
 func TestConfigAlgorithms(t *testing.T) {
+	all := comm.Algorithms()
+	require.Contains(t, all["allreduce"], "ring")
+	require.Contains(t, all["allreduce"], "tree")
+	require.Len(t, all, 9)
+	for coll, names := range all { // every listed name is accepted
+		_, err := comm.NewLocal(context.Background(), 1, comm.Config{Algorithms: map[string]string{coll: names[0]}})
+		require.NoError(t, err)
+	}
 	_, err := comm.NewLocal(context.Background(), 2, comm.Config{Algorithms: map[string]string{"allreduce": "nope"}})
 	require.ErrorIs(t, err, comm.ErrInvalid)
 	_, err = comm.NewLocal(context.Background(), 2, comm.Config{Algorithms: map[string]string{"*": "nope"}})
@@ -381,4 +389,24 @@ func TestConfigAlgorithms(t *testing.T) {
 	t.Setenv("CHORUS_TIMEOUT", "soon")
 	_, err = comm.NewLocal(context.Background(), 2, comm.Config{})
 	require.ErrorIs(t, err, comm.ErrInvalid)
+}
+
+// Ranks may mix in-place and out-of-place calls of one collective.
+func TestMixedInPlace(t *testing.T) {
+	for _, algo := range []string{"ring", "tree", "recursive-doubling", "halving-doubling"} {
+		comms := group(t, 5, comm.Config{Algorithms: map[string]string{"allreduce": algo}})
+		outs := make([][]int32, len(comms))
+		noErrors(t, each(comms, func(c *comm.Comm) error {
+			in := []int32{int32(c.Rank()), 1, 2}
+			out := in
+			if c.Rank()%2 == 1 {
+				out = make([]int32, len(in))
+			}
+			outs[c.Rank()] = out
+			return c.AllReduce(context.Background(), comm.Of(in), comm.Of(out), comm.Sum)
+		}))
+		for r, out := range outs {
+			require.Equal(t, []int32{10, 5, 10}, out, "%s rank %d", algo, r)
+		}
+	}
 }

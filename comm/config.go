@@ -124,3 +124,13 @@ func algoChoice(spec map[string]string) (map[plan.Collective]string, error) {
 	}
 	return out, nil
 }
+
+// Algorithms returns the names of the algorithms of every collective, keyed by collective name
+// ("allreduce", ...) and sorted: the values Config.Algorithms and CHORUS_ALGO accept.
+func Algorithms() map[string][]string {
+	out := map[string][]string{}
+	for _, a := range algos.List(0) {
+		out[a.Coll().String()] = append(out[a.Coll().String()], a.Name())
+	}
+	return out
+}

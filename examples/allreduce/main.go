@@ -2,6 +2,8 @@
 // has each contribute a vector, sums the vectors with AllReduce and prints every rank's result.
 //
 //	go run ./examples/allreduce -n 4
+//	go run ./examples/allreduce -algos    # list the algorithms of every collective
+//	CHORUS_ALGO=allreduce=tree go run ./examples/allreduce -n 5
 package main
 
 import (
@@ -10,6 +12,8 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"sort"
+	"strings"
 	"sync"
 
 	"github.com/chorus-cc/chorus/comm"
@@ -18,7 +22,20 @@ import (
 func main() {
 	n := flag.Int("n", 4, "number of ranks")
 	count := flag.Int("count", 4, "elements per rank")
+	list := flag.Bool("algos", false, "list the algorithms of every collective and exit")
 	flag.Parse()
+	if *list {
+		all := comm.Algorithms()
+		names := make([]string, 0, len(all))
+		for coll := range all {
+			names = append(names, coll)
+		}
+		sort.Strings(names)
+		for _, coll := range names {
+			fmt.Printf("%-14s %s\n", coll, strings.Join(all[coll], ", "))
+		}
+		return
+	}
 	if err := run(*n, *count); err != nil {
 		log.SetFlags(0)
 		log.Print(err)
