@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -408,4 +409,28 @@ func TestMixedInPlace(t *testing.T) {
 			require.Equal(t, []int32{10, 5, 10}, out, "%s rank %d", algo, r)
 		}
 	}
+}
+
+// Closing every rank of a group stops every goroutine it started, after success and after an
+// abort alike.
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for _, abort := range []bool{false, true} {
+		comms, err := comm.NewLocal(context.Background(), 4, comm.Config{})
+		require.NoError(t, err)
+		errs := each(comms, func(c *comm.Comm) error {
+			b := comm.Of(make([]float32, 100000))
+			if abort && c.Rank() == 0 {
+				c.Abort(errors.New("stop"))
+			}
+			return c.AllReduce(context.Background(), b, b, comm.Sum)
+		})
+		if !abort {
+			noErrors(t, errs)
+		}
+		for _, c := range comms {
+			require.NoError(t, c.Close())
+		}
+	}
+	require.LessOrEqual(t, runtime.NumGoroutine(), before, "goroutines left behind")
 }

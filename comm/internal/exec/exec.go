@@ -11,6 +11,7 @@ package exec
 import (
 	"context"
 	"fmt"
+	"sync"
 	"unsafe"
 
 	"github.com/chorus-cc/chorus/algos/plan"
@@ -88,6 +89,7 @@ type Engine struct {
 	rank   int
 	queues []chan sendReq // per peer, to its sender goroutine
 	done   chan sendDone
+	wg     sync.WaitGroup // the sender goroutines
 
 	scratch []byte
 	sends   []sendRec
@@ -120,6 +122,7 @@ func New(rank int, conns []transport.Conn) *Engine {
 		}
 		q := make(chan sendReq, 16)
 		e.queues[p] = q
+		e.wg.Add(1)
 		go e.sender(c, q)
 	}
 	return e
@@ -132,9 +135,11 @@ func (e *Engine) Close() {
 			close(q)
 		}
 	}
+	e.wg.Wait()
 }
 
 func (e *Engine) sender(c transport.Conn, q <-chan sendReq) {
+	defer e.wg.Done()
 	for r := range q {
 		e.done <- sendDone{r.idx, SendMessage(r.ctx, c, r.tag, r.data)}
 	}
