@@ -61,7 +61,7 @@ func (c *Comm) runCollective(w *Work) error {
 func (c *Comm) collective(ctx context.Context, w *Work, s *plan.Schedule) error {
 	base := transport.Tag{Comm: c.id, Epoch: c.epoch, Seq: w.seq, Check: w.call.fingerprint()}
 	if c.size > 1 {
-		if err := c.hello(ctx, w, base); err != nil {
+		if err := c.hello(ctx, w); err != nil {
 			return err
 		}
 	}
@@ -84,7 +84,7 @@ func (c *Comm) collective(ctx context.Context, w *Work, s *plan.Schedule) error 
 
 // hello sends this rank's call to the next rank and checks the previous rank's against it, so
 // that a rank whose call differs is found before any data moves.
-func (c *Comm) hello(ctx context.Context, w *Work, base transport.Tag) error {
+func (c *Comm) hello(ctx context.Context, w *Work) error {
 	tag := transport.Tag{Comm: c.id, Epoch: c.epoch, Seq: w.seq, Step: helloStep}
 	var buf [64]byte
 	mine := w.call.encode(buf[:0])
