@@ -2,6 +2,7 @@ package rendezvous
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 )
@@ -69,7 +70,7 @@ func (m *MemStore) Get(ctx context.Context, key string) ([]byte, error) {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, fmt.Errorf("rendezvous: get %q: %w", key, ctx.Err())
 		}
 	}
 }
@@ -102,7 +103,7 @@ func (m *MemStore) Wait(ctx context.Context, keys ...string) error {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("rendezvous: wait for %d keys: %w", len(keys), ctx.Err())
 		}
 	}
 }

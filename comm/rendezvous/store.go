@@ -85,6 +85,9 @@ func addCounter(key string, cur []byte, delta int64) (int64, error) {
 // compareAndSet applies the compare-and-set rule to the current value cur (nil when the key is
 // missing). It returns the value after the call and whether new must be stored.
 func compareAndSet(cur, old, new []byte) (after []byte, store bool) {
+	if new == nil {
+		new = []byte{}
+	}
 	if cur == nil {
 		if len(old) == 0 {
 			return new, true

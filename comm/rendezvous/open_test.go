@@ -1,0 +1,39 @@
+package rendezvous
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestOpen(t *testing.T) {
+	ctx := testCtx(t)
+	secret := []byte("s")
+	_, addr := startServer(t, ServerConfig{Secret: secret})
+
+	s, err := Open(ctx, "tcp://"+addr, secret)
+	require.NoError(t, err)
+	require.IsType(t, &Client{}, s)
+	require.NoError(t, s.Set(ctx, "k", []byte("v")))
+	require.NoError(t, s.Close())
+
+	dir := filepath.Join(t.TempDir(), "rdzv")
+	a, err := Open(ctx, "file://"+dir, nil)
+	require.NoError(t, err)
+	b, err := Open(ctx, "file://"+dir, nil)
+	require.NoError(t, err)
+	require.NoError(t, a.Set(ctx, "k", []byte("shared")))
+	v, err := b.Get(ctx, "k")
+	require.NoError(t, err)
+	require.Equal(t, "shared", string(v), "two stores on one directory share keys")
+	require.NoError(t, a.Close())
+	require.NoError(t, b.Close())
+
+	_, err = Open(ctx, "tcp://"+addr, []byte("wrong"))
+	require.ErrorIs(t, err, ErrAuth)
+	for _, bad := range []string{"http://x", "tcp://nohost", "file://host/path", "file://", "::"} {
+		_, err := Open(ctx, bad, nil)
+		require.ErrorContains(t, err, "rendezvous: open", bad)
+	}
+}
