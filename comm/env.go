@@ -1,0 +1,87 @@
+package comm
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/chorus-cc/chorus/comm/rendezvous"
+	"github.com/chorus-cc/chorus/transport/quic"
+)
+
+// InitFromEnv joins the job that the environment describes, as `chorus run`, torchrun, Slurm or
+// Open MPI set it up: rank, size and the store's address come from rendezvous.FromEnv (CHORUS_*
+// first; see comm/rendezvous for the precedence), the job secret from CHORUS_SECRET. Ranks talk
+// over QUIC: each rank makes its own key, publishes the key's fingerprint through the
+// (authenticated) store, and accepts connections only from keys published there.
+//
+// The rank listens on CHORUS_LISTEN (host:port) when set, otherwise on the local address of the
+// interface that reaches the store, port chosen by the system.
+func InitFromEnv(ctx context.Context, cfg Config) (*Comm, error) {
+	job, err := rendezvous.FromEnv(os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("chorus: init from environment: %w", err)
+	}
+	store, err := rendezvous.Open(ctx, job.URL(), job.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("chorus: init rank %d: rendezvous %s: %w", job.Rank, job.Addr, err)
+	}
+	c, err := initQUIC(ctx, job, store, cfg)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	release := c.release
+	c.release = func() {
+		release()
+		store.Close()
+	}
+	return c, nil
+}
+
+func initQUIC(ctx context.Context, job rendezvous.Job, store rendezvous.Store, cfg Config) (*Comm, error) {
+	id, err := quic.NewIdentity()
+	if err != nil {
+		return nil, err
+	}
+	fp := id.Fingerprint()
+	keyOf := func(fp [32]byte) string { return "chorus/keys/" + hex.EncodeToString(fp[:]) }
+	if err := store.Set(ctx, keyOf(fp), []byte{1}); err != nil {
+		return nil, fmt.Errorf("chorus: init rank %d: publish key: %w", job.Rank, err)
+	}
+	tr, err := quic.New(quic.Config{Identity: id, Allowed: func(peer [32]byte) bool {
+		// A peer dials only after reading our address, which it reads after publishing its key,
+		// so its key is in the store by now; the wait only covers a slow store.
+		c, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := store.Get(c, keyOf(peer))
+		return err == nil
+	}})
+	if err != nil {
+		return nil, err
+	}
+	listen := os.Getenv("CHORUS_LISTEN")
+	if listen == "" {
+		listen = net.JoinHostPort(localIPToward(job.URL()), "0")
+	}
+	return Init(ctx, Member{Rank: job.Rank, Size: job.Size, Store: store, Transport: tr, ListenAddr: listen}, cfg)
+}
+
+// localIPToward returns this host's address on the interface that routes to the host of the
+// store URL (found by connecting a UDP socket, which sends nothing), or 127.0.0.1.
+func localIPToward(storeURL string) string {
+	u, err := url.Parse(storeURL)
+	if err != nil || u.Scheme != "tcp" || u.Hostname() == "" {
+		return "127.0.0.1"
+	}
+	conn, err := net.Dial("udp", net.JoinHostPort(u.Hostname(), "9"))
+	if err != nil {
+		return "127.0.0.1"
+	}
+	defer conn.Close()
+	return conn.LocalAddr().(*net.UDPAddr).IP.String()
+}

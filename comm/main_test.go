@@ -1,0 +1,55 @@
+package comm_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/chorus-cc/chorus/comm"
+)
+
+// TestMain lets multi-process tests re-execute this test binary as ranks: with
+// CHORUS_TEST_CHILD set, the process runs that child instead of the tests.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("CHORUS_TEST_CHILD"); mode != "" {
+		os.Exit(child(mode))
+	}
+	os.Exit(m.Run())
+}
+
+func child(mode string) int {
+	ctx := context.Background()
+	c, err := comm.InitFromEnv(ctx, comm.Config{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "init:", err)
+		return 1
+	}
+	defer c.Close()
+	switch mode {
+	case "allreduce":
+		x := make([]float32, 1<<20+3)
+		for i := range x {
+			x[i] = float32(c.Rank() + i%7)
+		}
+		if err := c.AllReduce(ctx, comm.Of(x), comm.Of(x), comm.Sum); err != nil {
+			fmt.Fprintln(os.Stderr, "allreduce:", err)
+			return 1
+		}
+		n := c.Size()
+		for i, v := range x {
+			if want := float32(n*(n-1)/2 + n*(i%7)); v != want {
+				fmt.Fprintf(os.Stderr, "element %d is %v, want %v\n", i, v, want)
+				return 1
+			}
+		}
+		if err := c.Barrier(ctx); err != nil { // nobody closes while another still reads
+			fmt.Fprintln(os.Stderr, "barrier:", err)
+			return 1
+		}
+		fmt.Printf("rank %d of %d ok\n", c.Rank(), n)
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "unknown child mode", mode)
+	return 2
+}
