@@ -16,8 +16,10 @@ import (
 // Ranks that each have their own key meet through a store that holds the keys of the job, and
 // run collectives over QUIC on loopback (the quic package tests that unpublished keys are
 // refused).
-func TestInitOverQUIC(t *testing.T) {
-	const n = 3
+// quicGroup makes n ranks in this process that meet through a store holding the job's keys and
+// talk over QUIC on loopback.
+func quicGroup(t testing.TB, n int) []*comm.Comm {
+	t.Helper()
 	store := rendezvous.NewMemStore()
 	allowed := func(fp [32]byte) bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -53,6 +55,12 @@ func TestInitOverQUIC(t *testing.T) {
 			c.Close()
 		}
 	})
+	return comms
+}
+
+func TestInitOverQUIC(t *testing.T) {
+	const n = 3
+	comms := quicGroup(t, n)
 	allReduceWorks(t, comms)
 
 	// A large all-reduce crosses many chunks over QUIC.
