@@ -37,7 +37,10 @@ func BenchmarkQUIC(b *testing.B) {
 			for side := range 2 {
 				tag := transport.Tag{Seq: seq, Step: uint32(side)}
 				wg.Add(2)
-				go func() { defer wg.Done(); errs[2*side] = exec.SendMessage(context.Background(), conns[side], tag, src[side]) }()
+				go func() {
+					defer wg.Done()
+					errs[2*side] = exec.SendMessage(context.Background(), conns[side], tag, src[side])
+				}()
 				go func() {
 					defer wg.Done()
 					errs[2*side+1] = exec.RecvMessage(context.Background(), conns[1-side], tag, dst[1-side])
