@@ -28,6 +28,19 @@ func group(t testing.TB, n int, cfg comm.Config) []*comm.Comm {
 	return comms
 }
 
+// closeAll closes every rank at once, as separate processes would: closing a communicator made
+// by Init waits for its peers to close too.
+func closeAll(comms []*comm.Comm) {
+	var wg sync.WaitGroup
+	for _, c := range comms {
+		if c != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); c.Close() }()
+		}
+	}
+	wg.Wait()
+}
+
 // each runs fn on every rank at once and returns the errors by rank.
 func each(comms []*comm.Comm, fn func(c *comm.Comm) error) []error {
 	errs := make([]error, len(comms))

@@ -39,7 +39,8 @@ type Member struct {
 }
 
 // Init joins the group described by m and returns this rank's communicator once every rank has
-// arrived. Connections are made eagerly: each rank listens, publishes its address in the store,
+// arrived. Closing the communicator waits (at most FarewellTimeout) until every peer has closed
+// it too, so that nothing in flight is lost. Connections are made eagerly: each rank listens, publishes its address in the store,
 // dials every higher rank and accepts every lower one, so a Comm returned by Init has all its
 // connections and a rank that never arrives is reported here, not in the first collective.
 // When ranks are missing, Init fails within its timeout with an error that lists them.
@@ -134,14 +135,36 @@ func Init(ctx context.Context, m Member, cfg Config) (*Comm, error) {
 		}
 		return nil, m.explainInit(err, "connect", arrived)
 	}
-	release := func() {
-		for _, c := range conns {
-			if c != nil {
-				c.Close()
-			}
-		}
-	}
+	release := func() { farewell(id, conns) }
 	return newComm(id, 0, m.Rank, conns, r, release), nil
+}
+
+// FarewellTimeout bounds how long closing a communicator made by Init waits for its peers.
+const FarewellTimeout = 10 * time.Second
+
+// farewell closes the connections gracefully: it tells every peer that this rank is done and
+// waits (at most FarewellTimeout) until each peer says the same, or its connection fails, before
+// closing. A peer says so only once it has finished all its work, so no message it still needs is
+// lost when the connection closes (closing a network connection drops what is still in flight).
+func farewell(id uint64, conns []transport.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), FarewellTimeout)
+	defer cancel()
+	tag := transport.Tag{Comm: id, Seq: abortSeq - 2, Step: helloStep}
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		if c == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if c.Send(ctx, tag, nil) == nil {
+				_ = c.Recv(ctx, tag, func([]byte) error { return nil })
+			}
+			c.Close()
+		}()
+	}
+	wg.Wait()
 }
 
 // introTimeout bounds how long a new connection may take to introduce itself.

@@ -50,11 +50,7 @@ func quicGroup(t testing.TB, n int) []*comm.Comm {
 		<-done
 	}
 	noErrors(t, errs)
-	t.Cleanup(func() {
-		for _, c := range comms {
-			c.Close()
-		}
-	})
+	t.Cleanup(func() { closeAll(comms) })
 	return comms
 }
 

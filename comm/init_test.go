@@ -31,13 +31,7 @@ func initAll(t *testing.T, ranks []int, m comm.Member) ([]*comm.Comm, []error) {
 	for range ranks {
 		<-done
 	}
-	t.Cleanup(func() {
-		for _, c := range comms {
-			if c != nil {
-				c.Close()
-			}
-		}
-	})
+	t.Cleanup(func() { closeAll(comms) })
 	return comms, errs
 }
 
@@ -95,11 +89,7 @@ func TestInitTCPStoreWithSecret(t *testing.T) {
 		<-done
 	}
 	noErrors(t, errs)
-	t.Cleanup(func() {
-		for _, c := range comms {
-			c.Close()
-		}
-	})
+	t.Cleanup(func() { closeAll(comms) })
 	allReduceWorks(t, comms)
 }
 
@@ -136,11 +126,7 @@ func TestInitIgnoresStrangers(t *testing.T) {
 	comms[0], errs[0] = comm.Init(context.Background(), m, comm.Config{})
 	<-done
 	noErrors(t, errs)
-	t.Cleanup(func() {
-		for _, c := range comms {
-			c.Close()
-		}
-	})
+	t.Cleanup(func() { closeAll(comms) })
 	allReduceWorks(t, comms)
 }
 

@@ -1,7 +1,8 @@
 // Command allreduce is the hello world of Chorus: it starts a group of ranks inside one process,
 // has each contribute a vector, sums the vectors with AllReduce and prints every rank's result.
 //
-//	go run ./examples/allreduce -n 4
+//	go run ./examples/allreduce -n 4      # 4 ranks inside this process
+//	go run ./cmd/chorus run -n 4 -- go run ./examples/allreduce   # 4 processes over QUIC
 //	go run ./examples/allreduce -algos    # list the algorithms of every collective
 //	CHORUS_ALGO=allreduce=tree go run ./examples/allreduce -n 5
 package main
@@ -36,6 +37,10 @@ func main() {
 		}
 		return
 	}
+	run := runLocal
+	if os.Getenv("CHORUS_RANK") != "" { // started by `chorus run`: this process is one rank
+		run = func(_, count int) error { return runRank(count) }
+	}
 	if err := run(*n, *count); err != nil {
 		log.SetFlags(0)
 		log.Print(err)
@@ -43,7 +48,27 @@ func main() {
 	}
 }
 
-func run(n, count int) error {
+// runRank joins the job described by the environment and all-reduces one vector over QUIC.
+func runRank(count int) error {
+	ctx := context.Background()
+	c, err := comm.InitFromEnv(ctx, comm.Config{})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	grads := make([]float32, count)
+	for i := range grads {
+		grads[i] = float32(c.Rank()*10 + i)
+	}
+	if err := c.AllReduce(ctx, comm.Of(grads), comm.Of(grads), comm.Sum); err != nil {
+		return err
+	}
+	fmt.Printf("rank %d: %v\n", c.Rank(), grads)
+	return nil // the deferred Close waits for the other ranks to finish
+}
+
+// runLocal runs n ranks as goroutines of this process.
+func runLocal(n, count int) error {
 	ctx := context.Background()
 	comms, err := comm.NewLocal(ctx, n, comm.Config{})
 	if err != nil {
