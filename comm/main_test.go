@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"syscall"
 	"testing"
 
 	"github.com/chorus-cc/chorus/comm"
@@ -45,6 +46,19 @@ func child(mode string) int {
 		}
 		fmt.Printf("rank %d of %d ok\n", c.Rank(), n)
 		return 0
+	case "sigkill":
+		// Every rank all-reduces in a loop; rank 1 dies by SIGKILL in the middle of its second.
+		x := make([]float32, 1<<22)
+		for i := 0; ; i++ {
+			w := c.Start(ctx, comm.AllReduceOp(comm.Of(x), comm.Of(x), comm.Sum))
+			if c.Rank() == 1 && i == 1 {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+			if err := w.Wait(); err != nil {
+				fmt.Printf("rank %d failed: %v\n", c.Rank(), err)
+				return 0
+			}
+		}
 	}
 	fmt.Fprintln(os.Stderr, "unknown child mode", mode)
 	return 2
