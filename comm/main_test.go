@@ -6,6 +6,7 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/chorus-cc/chorus/comm"
 )
@@ -21,6 +22,9 @@ func TestMain(m *testing.M) {
 
 func child(mode string) int {
 	ctx := context.Background()
+	if mode == "bench-raw" {
+		return benchRaw(ctx)
+	}
 	c, err := comm.InitFromEnv(ctx, comm.Config{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "init:", err)
@@ -59,6 +63,25 @@ func child(mode string) int {
 				return 0
 			}
 		}
+	case "bench-allreduce":
+		x := comm.Of(make([]float32, benchBytes/4))
+		for i := 0; i <= benchIters; i++ {
+			if i == 1 { // the first is a warm-up
+				if err := c.Barrier(ctx); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					return 1
+				}
+			}
+			start := time.Now()
+			if err := c.AllReduce(ctx, x, x, comm.Sum); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			if i > 0 {
+				fmt.Printf("elapsed_ns %d\n", time.Since(start).Nanoseconds())
+			}
+		}
+		return 0
 	}
 	fmt.Fprintln(os.Stderr, "unknown child mode", mode)
 	return 2

@@ -44,7 +44,7 @@ func TestRankKilledMidAllReduce(t *testing.T) {
 
 // runRanks runs n ranks as processes (this test binary in child mode) that meet through an
 // authenticated store, and returns each one's output and exit error.
-func runRanks(t *testing.T, n int, mode string) ([]string, []error) {
+func runRanks(t testing.TB, n int, mode string) ([]string, []error) {
 	t.Helper()
 	secret := "3f1e-test-secret"
 	srv := rendezvous.NewServer(rendezvous.ServerConfig{Secret: []byte(secret)})
