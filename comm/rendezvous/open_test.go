@@ -37,3 +37,28 @@ func TestOpen(t *testing.T) {
 		require.ErrorContains(t, err, "rendezvous: open", bad)
 	}
 }
+
+func TestOpenEnv(t *testing.T) {
+	ctx := testCtx(t)
+	secret := "env secret"
+	_, addr := startServer(t, ServerConfig{Secret: []byte(secret)})
+	t.Setenv("CHORUS_RANK", "0")
+	t.Setenv("CHORUS_SIZE", "1")
+	t.Setenv("CHORUS_RDZV", addr)
+	t.Setenv("CHORUS_SECRET", secret)
+	s, err := Open(ctx, "env://", nil) // the secret comes from CHORUS_SECRET
+	require.NoError(t, err)
+	require.NoError(t, s.Set(ctx, "k", []byte("v")))
+	require.NoError(t, s.Close())
+
+	_, err = Open(ctx, "env://", []byte("not the secret"))
+	require.ErrorIs(t, err, ErrAuth)
+
+	t.Setenv("CHORUS_RDZV", "env://")
+	_, err = Open(ctx, "env://", nil)
+	require.ErrorContains(t, err, "names env:// itself")
+
+	t.Setenv("CHORUS_RANK", "")
+	_, err = Open(ctx, "env://", nil)
+	require.ErrorContains(t, err, "no rank in the environment")
+}
