@@ -45,17 +45,24 @@ func TestRankKilledMidAllReduce(t *testing.T) {
 // runRanks runs n ranks as processes (this test binary in child mode) that meet through an
 // authenticated store, and returns each one's output and exit error.
 func runRanks(t testing.TB, n int, mode string) ([]string, []error) {
+	return runRanksAt(t, n, mode, "127.0.0.1:0", func(int) []string { return nil })
+}
+
+// runRanksAt is runRanks with the store listening on storeAddr and rank r's command prefixed by
+// wrap(r) (such as "ip netns exec NAME").
+func runRanksAt(t testing.TB, n int, mode, storeAddr string, wrap func(rank int) []string) ([]string, []error) {
 	t.Helper()
 	secret := "3f1e-test-secret"
 	srv := rendezvous.NewServer(rendezvous.ServerConfig{Secret: []byte(secret)})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", storeAddr)
 	require.NoError(t, err)
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	cmds := make([]*exec.Cmd, n)
 	bufs := make([]*strings.Builder, n)
 	for r := range cmds {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		argv := append(wrap(r), os.Args[0], "-test.run=^$")
+		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Env = append(os.Environ(),
 			"CHORUS_TEST_CHILD="+mode,
 			"CHORUS_RANK="+strconv.Itoa(r),
