@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chorus-cc/chorus/comm"
+	"github.com/chorus-cc/chorus/comm/rendezvous"
 )
 
 // TestMain lets multi-process tests re-execute this test binary as ranks: with
@@ -63,6 +64,38 @@ func child(mode string) int {
 				return 0
 			}
 		}
+	case "resilient":
+		// One all-reduce, then wait (through the store) while the test attacks the job, then
+		// another all-reduce that must still work.
+		for round := 0; round < 2; round++ {
+			x := []int64{int64(c.Rank()), 1}
+			if err := c.AllReduce(ctx, comm.Of(x), comm.Of(x), comm.Sum); err != nil {
+				fmt.Fprintf(os.Stderr, "round %d: %v\n", round, err)
+				return 1
+			}
+			if n := int64(c.Size()); x[0] != n*(n-1)/2 || x[1] != n {
+				fmt.Fprintf(os.Stderr, "round %d: got %v\n", round, x)
+				return 1
+			}
+			if round == 0 {
+				store, err := rendezvous.Open(ctx, "env://", nil)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					return 1
+				}
+				if err := store.Set(ctx, fmt.Sprintf("test/ready/%d", c.Rank()), []byte{1}); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					return 1
+				}
+				if _, err := store.Get(ctx, "test/go"); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					return 1
+				}
+				store.Close()
+			}
+		}
+		fmt.Printf("rank %d of %d ok\n", c.Rank(), c.Size())
+		return 0
 	case "bench-allreduce":
 		x := comm.Of(make([]float32, benchBytes/4))
 		for i := 0; i <= benchIters; i++ {

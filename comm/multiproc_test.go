@@ -1,17 +1,24 @@
 package comm_test
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/chorus-cc/chorus/comm/rendezvous"
+	"github.com/chorus-cc/chorus/transport/quic"
 )
 
 // TestInitFromEnvProcesses runs ranks as separate processes (this test binary, re-executed) that
@@ -45,28 +52,43 @@ func TestRankKilledMidAllReduce(t *testing.T) {
 // runRanks runs n ranks as processes (this test binary in child mode) that meet through an
 // authenticated store, and returns each one's output and exit error.
 func runRanks(t testing.TB, n int, mode string) ([]string, []error) {
-	return runRanksAt(t, n, mode, "127.0.0.1:0", func(int) []string { return nil })
+	return rankRun{n: n, mode: mode}.run(t)
 }
 
-// runRanksAt is runRanks with the store listening on storeAddr and rank r's command prefixed by
-// wrap(r) (such as "ip netns exec NAME").
-func runRanksAt(t testing.TB, n int, mode, storeAddr string, wrap func(rank int) []string) ([]string, []error) {
+// rankRun describes a multi-process run.
+type rankRun struct {
+	n         int
+	mode      string                                    // CHORUS_TEST_CHILD of the ranks
+	storeAddr string                                    // where the store listens; "" is 127.0.0.1:0
+	wrap      func(rank int) []string                   // prefix of rank's command, or nil
+	logger    *slog.Logger                              // the store server's logger, or nil
+	during    func(srv *rendezvous.Server, addr string) // runs while the ranks run, or nil
+}
+
+func (rr rankRun) run(t testing.TB) ([]string, []error) {
 	t.Helper()
+	if rr.storeAddr == "" {
+		rr.storeAddr = "127.0.0.1:0"
+	}
 	secret := "3f1e-test-secret"
-	srv := rendezvous.NewServer(rendezvous.ServerConfig{Secret: []byte(secret)})
-	ln, err := net.Listen("tcp", storeAddr)
+	srv := rendezvous.NewServer(rendezvous.ServerConfig{Secret: []byte(secret), Logger: rr.logger})
+	ln, err := net.Listen("tcp", rr.storeAddr)
 	require.NoError(t, err)
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	cmds := make([]*exec.Cmd, n)
-	bufs := make([]*strings.Builder, n)
+	cmds := make([]*exec.Cmd, rr.n)
+	bufs := make([]*strings.Builder, rr.n)
 	for r := range cmds {
-		argv := append(wrap(r), os.Args[0], "-test.run=^$")
+		var argv []string
+		if rr.wrap != nil {
+			argv = rr.wrap(r)
+		}
+		argv = append(argv, os.Args[0], "-test.run=^$")
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Env = append(os.Environ(),
-			"CHORUS_TEST_CHILD="+mode,
+			"CHORUS_TEST_CHILD="+rr.mode,
 			"CHORUS_RANK="+strconv.Itoa(r),
-			"CHORUS_SIZE="+strconv.Itoa(n),
+			"CHORUS_SIZE="+strconv.Itoa(rr.n),
 			"CHORUS_RDZV="+ln.Addr().String(),
 			"CHORUS_SECRET="+secret,
 			"GORACE=atexit_sleep_ms=0",
@@ -76,11 +98,81 @@ func runRanksAt(t testing.TB, n int, mode, storeAddr string, wrap func(rank int)
 		require.NoError(t, cmd.Start())
 		cmds[r] = cmd
 	}
-	outs := make([]string, n)
-	errs := make([]error, n)
+	if rr.during != nil {
+		rr.during(srv, ln.Addr().String())
+	}
+	outs := make([]string, rr.n)
+	errs := make([]error, rr.n)
 	for r, cmd := range cmds {
 		errs[r] = cmd.Wait()
 		outs[r] = bufs[r].String()
 	}
 	return outs, errs
+}
+
+// While a job runs, a client with the wrong secret, a QUIC peer whose key was never published,
+// and random bytes sent to the store's port and to a rank's QUIC port are all turned away, the
+// refusal is logged, and the job carries on.
+func TestJobSurvivesStrangers(t *testing.T) {
+	var logs safeBuffer
+	rr := rankRun{n: 2, mode: "resilient", logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	rr.during = func(srv *rendezvous.Server, addr string) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		store := srv.Store()
+		require.NoError(t, store.Wait(ctx, "test/ready/0", "test/ready/1"))
+
+		_, err := rendezvous.Dial(ctx, addr, []byte("wrong secret"), rendezvous.ClientConfig{})
+		require.ErrorIs(t, err, rendezvous.ErrAuth)
+
+		garbage := make([]byte, 4096)
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i := range garbage {
+			garbage[i] = byte(rng.Uint32())
+		}
+		tcp, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		tcp.Write(garbage)
+		tcp.Close()
+
+		rankAddr, err := store.Get(ctx, "chorus/addr/0")
+		require.NoError(t, err)
+		udp, err := net.Dial("udp", string(rankAddr))
+		require.NoError(t, err)
+		for range 100 {
+			udp.Write(garbage[:1200])
+		}
+		udp.Close()
+
+		stranger, err := quic.New(quic.Config{Allowed: func([32]byte) bool { return true }, HandshakeTimeout: time.Second})
+		require.NoError(t, err)
+		_, err = stranger.Dial(ctx, string(rankAddr))
+		require.Error(t, err, "a key not published in the job must be refused")
+
+		require.NoError(t, store.Set(ctx, "test/go", []byte{1}))
+	}
+	outs, errs := rr.run(t)
+	for r := range outs {
+		require.NoError(t, errs[r], "rank %d: %s", r, outs[r])
+		require.Contains(t, outs[r], fmt.Sprintf("rank %d of 2 ok", r))
+	}
+	require.Contains(t, logs.String(), "authentication failed")
+}
+
+// safeBuffer is a bytes.Buffer that the server's goroutines may write to.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -41,12 +41,12 @@ func TestTwoNetworkNamespaces(t *testing.T) {
 	ip("netns", "exec", ns, "ip", "link", "set", there, "up")
 	ip("netns", "exec", ns, "ip", "link", "set", "lo", "up")
 
-	outs, errs := runRanksAt(t, 2, "allreduce", "10.213.77.1:0", func(rank int) []string {
+	outs, errs := rankRun{n: 2, mode: "allreduce", storeAddr: "10.213.77.1:0", wrap: func(rank int) []string {
 		if rank == 1 {
 			return []string{"ip", "netns", "exec", ns}
 		}
 		return nil
-	})
+	}}.run(t)
 	for r := range outs {
 		require.NoError(t, errs[r], "rank %d: %s", r, outs[r])
 		require.Contains(t, outs[r], fmt.Sprintf("rank %d of 2 ok", r))
