@@ -2,7 +2,6 @@ package comm_test
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"sort"
@@ -12,10 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chorus-cc/chorus/comm"
 	"github.com/chorus-cc/chorus/comm/internal/exec"
 	"github.com/chorus-cc/chorus/comm/rendezvous"
 	"github.com/chorus-cc/chorus/transport"
-	"github.com/chorus-cc/chorus/transport/quic"
 )
 
 const (
@@ -76,20 +75,7 @@ func benchRaw(ctx context.Context) int {
 		return fail(err)
 	}
 	defer store.Close()
-	id, err := quic.NewIdentity()
-	if err != nil {
-		return fail(err)
-	}
-	fp := id.Fingerprint()
-	if err := store.Set(ctx, "raw/key/"+hex.EncodeToString(fp[:]), []byte{1}); err != nil {
-		return fail(err)
-	}
-	tr, err := quic.New(quic.Config{Identity: id, Allowed: func(p [32]byte) bool {
-		c, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		_, err := store.Get(c, "raw/key/"+hex.EncodeToString(p[:]))
-		return err == nil
-	}})
+	tr, err := comm.PinnedQUIC(ctx, store, "raw/key/")
 	if err != nil {
 		return fail(err)
 	}

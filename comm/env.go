@@ -44,16 +44,29 @@ func InitFromEnv(ctx context.Context, cfg Config) (*Comm, error) {
 }
 
 func initQUIC(ctx context.Context, job rendezvous.Job, store rendezvous.Store, cfg Config) (*Comm, error) {
+	tr, err := pinnedQUIC(ctx, store, "chorus/keys/")
+	if err != nil {
+		return nil, fmt.Errorf("chorus: init rank %d: %w", job.Rank, err)
+	}
+	listen := os.Getenv("CHORUS_LISTEN")
+	if listen == "" {
+		listen = net.JoinHostPort(localIPToward(job.URL()), "0")
+	}
+	return Init(ctx, Member{Rank: job.Rank, Size: job.Size, Store: store, Transport: tr, ListenAddr: listen}, cfg)
+}
+
+// pinnedQUIC returns a QUIC transport with a fresh key whose fingerprint it publishes in store
+// under prefix, and which accepts only peers whose keys are published there.
+func pinnedQUIC(ctx context.Context, store rendezvous.Store, prefix string) (*quic.Transport, error) {
 	id, err := quic.NewIdentity()
 	if err != nil {
 		return nil, err
 	}
-	fp := id.Fingerprint()
-	keyOf := func(fp [32]byte) string { return "chorus/keys/" + hex.EncodeToString(fp[:]) }
-	if err := store.Set(ctx, keyOf(fp), []byte{1}); err != nil {
-		return nil, fmt.Errorf("chorus: init rank %d: publish key: %w", job.Rank, err)
+	keyOf := func(fp [32]byte) string { return prefix + hex.EncodeToString(fp[:]) }
+	if err := store.Set(ctx, keyOf(id.Fingerprint()), []byte{1}); err != nil {
+		return nil, fmt.Errorf("publish key: %w", err)
 	}
-	tr, err := quic.New(quic.Config{Identity: id, Allowed: func(peer [32]byte) bool {
+	return quic.New(quic.Config{Identity: id, Allowed: func(peer [32]byte) bool {
 		// A peer dials only after reading our address, which it reads after publishing its key,
 		// so its key is in the store by now; the wait only covers a slow store.
 		c, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -61,14 +74,6 @@ func initQUIC(ctx context.Context, job rendezvous.Job, store rendezvous.Store, c
 		_, err := store.Get(c, keyOf(peer))
 		return err == nil
 	}})
-	if err != nil {
-		return nil, err
-	}
-	listen := os.Getenv("CHORUS_LISTEN")
-	if listen == "" {
-		listen = net.JoinHostPort(localIPToward(job.URL()), "0")
-	}
-	return Init(ctx, Member{Rank: job.Rank, Size: job.Size, Store: store, Transport: tr, ListenAddr: listen}, cfg)
 }
 
 // localIPToward returns this host's address on the interface that routes to the host of the

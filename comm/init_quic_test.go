@@ -2,7 +2,6 @@ package comm_test
 
 import (
 	"context"
-	"encoding/hex"
 	"testing"
 	"time"
 
@@ -21,19 +20,10 @@ import (
 func quicGroup(t testing.TB, n int) []*comm.Comm {
 	t.Helper()
 	store := rendezvous.NewMemStore()
-	allowed := func(fp [32]byte) bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		defer cancel()
-		_, err := store.Get(ctx, "keys/"+hex.EncodeToString(fp[:]))
-		return err == nil
-	}
 	transports := make([]*quic.Transport, n)
 	for r := range transports {
-		id, err := quic.NewIdentity()
-		require.NoError(t, err)
-		fp := id.Fingerprint()
-		require.NoError(t, store.Set(context.Background(), "keys/"+hex.EncodeToString(fp[:]), []byte{1}))
-		transports[r], err = quic.New(quic.Config{Identity: id, Allowed: allowed})
+		var err error
+		transports[r], err = comm.PinnedQUIC(context.Background(), store, "keys/")
 		require.NoError(t, err)
 	}
 	comms := make([]*comm.Comm, n)
