@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -11,6 +12,20 @@ import (
 	"github.com/chorus-cc/chorus/comm"
 	"github.com/chorus-cc/chorus/comm/rendezvous"
 )
+
+// settle waits (at most a minute, polling) until no more goroutines run than baseline, and returns
+// "" then, or the stacks of every goroutine.
+func settle(baseline int) string {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		if runtime.NumGoroutine() <= baseline {
+			return ""
+		}
+		runtime.Gosched()
+		time.Sleep(10 * time.Millisecond) // polling, not synchronisation: the deadline bounds it
+	}
+	buf := make([]byte, 1<<20)
+	return string(buf[:runtime.Stack(buf, true)])
+}
 
 // TestMain lets multi-process tests re-execute this test binary as ranks: with
 // CHORUS_TEST_CHILD set, the process runs that child instead of the tests.
@@ -23,8 +38,12 @@ func TestMain(m *testing.M) {
 
 func child(mode string) int {
 	ctx := context.Background()
-	if mode == "bench-raw" {
+	baseline := runtime.NumGoroutine()
+	switch mode {
+	case "bench-raw":
 		return benchRaw(ctx)
+	case "bench-quicgo":
+		return benchQUICGo(ctx)
 	}
 	c, err := comm.InitFromEnv(ctx, comm.Config{})
 	if err != nil {
@@ -54,13 +73,24 @@ func child(mode string) int {
 	case "sigkill":
 		// Every rank all-reduces in a loop; rank 1 dies by SIGKILL in the middle of its second.
 		x := make([]float32, 1<<22)
+		// A survivor reports its error, how long after the start of the failed call it came (an
+		// upper bound on the time to notice the death), and whether every goroutine that the
+		// communicator started ended once it was closed.
 		for i := 0; ; i++ {
+			start := time.Now()
 			w := c.Start(ctx, comm.AllReduceOp(comm.Of(x), comm.Of(x), comm.Sum))
 			if c.Rank() == 1 && i == 1 {
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			}
 			if err := w.Wait(); err != nil {
 				fmt.Printf("rank %d failed: %v\n", c.Rank(), err)
+				fmt.Printf("noticed within %v\n", time.Since(start).Round(time.Millisecond))
+				c.Close()
+				if leaked := settle(baseline); leaked != "" {
+					fmt.Printf("goroutines leaked:\n%s\n", leaked)
+				} else {
+					fmt.Println("goroutines back to the baseline")
+				}
 				return 0
 			}
 		}

@@ -46,6 +46,7 @@ func TestRankKilledMidAllReduce(t *testing.T) {
 		require.Contains(t, outs[r], fmt.Sprintf("rank %d failed", r))
 		require.Contains(t, outs[r], "rank 1", "rank %d's error does not name the dead rank: %s", r, outs[r])
 		require.NotContains(t, outs[r], "timed out after 5m", "rank %d waited for the collective timeout", r)
+		require.Contains(t, outs[r], "goroutines back to the baseline", "rank %d leaked goroutines", r)
 	}
 }
 
