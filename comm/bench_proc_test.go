@@ -27,14 +27,21 @@ const (
 // path), two that do the same through Chorus's QUIC transport in engine-sized chunks, and two
 // that all-reduce 64 MiB of float32 over QUIC through the communicator (a 2-rank all-reduce
 // moves exactly 64 MiB each way). It reports the median MB/s (one way) of each over 5 timed
-// operations and the ratios to the plain quic-go limit.
+// operations (three interleaved rounds) and the ratios to the plain quic-go limit.
 //
 //	go test -run '^$' -bench BenchmarkQUICProcesses -benchtime 1x ./comm/
 func BenchmarkQUICProcesses(b *testing.B) {
 	for b.Loop() {
-		limit := medianMBps(b, "bench-quicgo")
-		raw := medianMBps(b, "bench-raw")
-		ar := medianMBps(b, "bench-allreduce")
+		// The three are interleaved, three rounds of each, so that a change in the machine's
+		// load during the run touches all three alike; each reports the median of its timings.
+		modes := []string{"bench-quicgo", "bench-raw", "bench-allreduce"}
+		ns := map[string][]float64{}
+		for range 3 {
+			for _, m := range modes {
+				ns[m] = append(ns[m], timings(b, m)...)
+			}
+		}
+		limit, raw, ar := medianMBps(ns[modes[0]]), medianMBps(ns[modes[1]]), medianMBps(ns[modes[2]])
 		b.ReportMetric(limit, "quicgo-MB/s")
 		b.ReportMetric(raw, "transport-MB/s")
 		b.ReportMetric(ar, "allreduce-MB/s")
@@ -43,7 +50,8 @@ func BenchmarkQUICProcesses(b *testing.B) {
 	}
 }
 
-func medianMBps(b *testing.B, mode string) float64 {
+// timings runs the child mode as 2 ranks and returns the elapsed nanoseconds they report.
+func timings(b *testing.B, mode string) []float64 {
 	outs, errs := runRanks(b, 2, mode)
 	var ns []float64
 	for r := range outs {
@@ -63,6 +71,11 @@ func medianMBps(b *testing.B, mode string) float64 {
 	if len(ns) == 0 {
 		b.Fatalf("%s: no timings in %q", mode, outs)
 	}
+	return ns
+}
+
+// medianMBps returns the one-way MB/s of benchBytes moved in the median of ns nanoseconds.
+func medianMBps(ns []float64) float64 {
 	sort.Float64s(ns)
 	return benchBytes / ns[len(ns)/2] * 1e3
 }

@@ -100,11 +100,24 @@ func benchQUICGo(ctx context.Context) int {
 			fmt.Printf("elapsed_ns %d\n", time.Since(start).Nanoseconds())
 		}
 	}
-	// Rank 1 closes once it has read everything; rank 0 waits for that, so that neither closes
-	// while the other still reads.
+	// A last byte each way, rank 1's first: a rank writes it only after reading everything,
+	// and rank 1 closes only after reading rank 0's, so nothing in flight is lost.
+	var last [1]byte
 	if job.Rank == 1 {
+		if _, err := s.Write([]byte{2}); err != nil {
+			return fail(err)
+		}
+		if _, err := io.ReadFull(s, last[:]); err != nil {
+			return fail(err)
+		}
 		_ = qc.CloseWithError(0, "")
 	} else {
+		if _, err := io.ReadFull(s, last[:]); err != nil {
+			return fail(err)
+		}
+		if _, err := s.Write([]byte{2}); err != nil {
+			return fail(err)
+		}
 		<-qc.Context().Done()
 	}
 	return 0
