@@ -58,6 +58,7 @@ func TestImportRules(t *testing.T) {
 		{pkg: module + "/algos/simulate", forbidden: []string{"net", "time", module + "/transport", module + "/comm"}},
 		{pkg: module + "/transport", forbidden: []string{module + "/algos", module + "/comm"}},
 		{pkg: module + "/algos/plan", forbidden: []string{module + "/algos/reduce"}},
+		{pkg: module + "/topology", forbidden: []string{module + "/transport", module + "/algos", module + "/comm"}},
 	}
 	checked := 0
 	for _, p := range packages(t) {
