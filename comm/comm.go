@@ -26,6 +26,7 @@ import (
 
 	"github.com/chorus-cc/chorus/algos/plan"
 	"github.com/chorus-cc/chorus/comm/internal/exec"
+	"github.com/chorus-cc/chorus/topology"
 	"github.com/chorus-cc/chorus/transport"
 )
 
@@ -48,6 +49,9 @@ type Comm struct {
 	cfg     resolved
 	conns   []transport.Conn // by rank, nil at c.rank
 	release func()           // called once by Close to release the connections, or nil
+	sys     *topology.System // the machines; see System
+	force   string           // the transport forced for every pair, or ""
+	links   []string         // transport name by peer, "" at c.rank
 
 	eng   *exec.Engine
 	cache map[schedKey]*plan.Schedule // used by the executor only

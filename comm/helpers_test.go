@@ -3,6 +3,8 @@ package comm_test
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -13,6 +15,7 @@ import (
 	"github.com/chorus-cc/chorus/algos/plan"
 	"github.com/chorus-cc/chorus/algos/reduce"
 	"github.com/chorus-cc/chorus/comm"
+	"github.com/chorus-cc/chorus/comm/rendezvous"
 )
 
 // group makes an in-process group of n ranks that the test closes at its end.
@@ -243,4 +246,14 @@ func buffers(t testing.TB, req plan.Request, rank int, dt reduce.DType, input []
 		out[i] = 0xA5 // garbage the collective must overwrite
 	}
 	return mk(in), mk(out), out
+}
+
+// publishedAddr returns the address that rank published in the store under the default prefix.
+func publishedAddr(t *testing.T, store rendezvous.Store, rank int) string {
+	t.Helper()
+	rec, err := store.Get(t.Context(), fmt.Sprintf("chorus/addr/%d", rank))
+	require.NoError(t, err)
+	var published struct{ Addr string }
+	require.NoError(t, json.Unmarshal(rec, &published))
+	return published.Addr
 }

@@ -3,6 +3,7 @@ package comm
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chorus-cc/chorus/comm/rendezvous"
+	"github.com/chorus-cc/chorus/topology"
 	"github.com/chorus-cc/chorus/transport"
 )
 
@@ -25,11 +27,24 @@ type Member struct {
 
 	// Store is the job's rendezvous store (see comm/rendezvous), shared by every rank.
 	Store rendezvous.Store
-	// Transport makes the connections between ranks.
+	// Transport makes the connections between ranks on different hosts, and between every pair
+	// when Local is nil.
 	Transport transport.Transport
-	// ListenAddr is the address this rank listens on, in the transport's form; "" lets the
+	// ListenAddr is the address this rank listens on with Transport, in its form; "" lets the
 	// transport choose.
 	ListenAddr string
+	// Local, when set, makes the connections between ranks on the same host (shared memory, see
+	// transport/shm); the host of each rank is topology.HostID's, or HostID.
+	Local transport.Transport
+	// LocalAddr is the address this rank listens on with Local; "" lets it choose.
+	LocalAddr string
+	// Force, when set, names the one transport used for every pair: the name of Transport or of
+	// Local (see TransportName; InitFromEnv fills it from CHORUS_TRANSPORT). Forcing Local for
+	// ranks on several hosts fails Init.
+	Force string
+	// HostID, when set, replaces this rank's host identity (topology.HostID), so that tests can
+	// put ranks of one machine on pretend hosts; CHORUS_HOST_ID does the same for a process.
+	HostID string
 	// Prefix namespaces the store keys, so that several groups can meet through one store; ""
 	// means "chorus".
 	Prefix string
@@ -38,18 +53,44 @@ type Member struct {
 	InitTimeout time.Duration
 }
 
+// TransportName returns the name of a transport: its Name method's result when it has one
+// ("quic", "shm", "inproc"), otherwise its Go type.
+func TransportName(t transport.Transport) string {
+	if n, ok := t.(interface{ Name() string }); ok {
+		return n.Name()
+	}
+	return fmt.Sprintf("%T", t)
+}
+
+// record is what each rank publishes in the store: where it listens and what it runs on.
+type record struct {
+	Addr  string          `json:"addr"`            // Transport's listener
+	Local string          `json:"local,omitempty"` // Local's listener, if any
+	Peer  json.RawMessage `json:"peer"`            // topology.Encode of this rank
+}
+
+// maxRecord bounds a published record (the peer description is bounded by the topology).
+const maxRecord = topology.MaxEncodedSize + 4096
+
 // Init joins the group described by m and returns this rank's communicator once every rank has
 // arrived. Closing the communicator waits (at most FarewellTimeout) until every peer has closed
-// it too, so that nothing in flight is lost. Connections are made eagerly: each rank listens, publishes its address in the store,
-// dials every higher rank and accepts every lower one, so a Comm returned by Init has all its
-// connections and a rank that never arrives is reported here, not in the first collective.
-// When ranks are missing, Init fails within its timeout with an error that lists them.
+// it too, so that nothing in flight is lost.
+//
+// Connections are made eagerly: each rank listens (on Transport, and on Local when set),
+// publishes its addresses and its description (topology.Local: host, CPUs, interfaces) in the
+// store, reads every other rank's, builds the System (see Comm.System), and dials every higher
+// rank (through Local when both are on one host, Transport otherwise) and accepts every lower
+// one. So a Comm returned by Init has all its connections, and a rank that never arrives is
+// reported here, not in the first collective: Init then fails within its timeout with an error
+// that lists the missing ranks.
 func Init(ctx context.Context, m Member, cfg Config) (*Comm, error) {
 	switch {
 	case m.Size < 1 || m.Rank < 0 || m.Rank >= m.Size:
 		return nil, fmt.Errorf("%w: init: rank %d of size %d", ErrInvalid, m.Rank, m.Size)
 	case m.Store == nil || m.Transport == nil:
 		return nil, fmt.Errorf("%w: init: a Store and a Transport are required", ErrInvalid)
+	case m.Force != "" && m.Force != TransportName(m.Transport) && (m.Local == nil || m.Force != TransportName(m.Local)):
+		return nil, fmt.Errorf("%w: init: transport %q forced, but this rank has %s", ErrInvalid, m.Force, m.transportNames())
 	}
 	r, err := cfg.resolve()
 	if err != nil {
@@ -64,20 +105,51 @@ func Init(ctx context.Context, m Member, cfg Config) (*Comm, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.InitTimeout)
 	defer cancel()
 
+	self, err := topology.Local(m.Rank)
+	if err != nil {
+		return nil, fmt.Errorf("chorus: init rank %d: %w", m.Rank, err)
+	}
+	if m.HostID != "" {
+		self.Host = m.HostID
+	}
+	enc, err := topology.Encode(self)
+	if err != nil {
+		return nil, fmt.Errorf("chorus: init rank %d: %w", m.Rank, err)
+	}
 	ln, err := m.Transport.Listen(ctx, m.ListenAddr)
 	if err != nil {
 		return nil, fmt.Errorf("chorus: init rank %d: listen: %w", m.Rank, err)
 	}
 	defer ln.Close()
-	if err := m.Store.Set(ctx, m.addrKey(m.Rank), []byte(ln.Addr())); err != nil {
+	lns := []transport.Listener{ln}
+	rec := record{Addr: ln.Addr(), Peer: enc}
+	if m.Local != nil {
+		lln, err := m.Local.Listen(ctx, m.LocalAddr)
+		if err != nil {
+			return nil, fmt.Errorf("chorus: init rank %d: listen (%s): %w", m.Rank, TransportName(m.Local), err)
+		}
+		defer lln.Close()
+		lns = append(lns, lln)
+		rec.Local = lln.Addr()
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("chorus: init rank %d: %w", m.Rank, err)
+	}
+	if err := m.Store.Set(ctx, m.addrKey(m.Rank), b); err != nil {
 		return nil, fmt.Errorf("chorus: init rank %d: publish address: %w", m.Rank, err)
 	}
 	id, err := m.groupID(ctx)
 	if err != nil {
 		return nil, m.explainInit(err, "agree on the group id", nil)
 	}
+	recs, sys, err := m.gather(ctx, rec, self)
+	if err != nil {
+		return nil, err
+	}
 
 	conns := make([]transport.Conn, m.Size)
+	names := make([]string, m.Size)
 	var (
 		mu      sync.Mutex
 		first   error // the first failure; those after it are mostly its cancellation
@@ -97,14 +169,13 @@ func Init(ctx context.Context, m Member, cfg Config) (*Comm, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			addr, err := m.Store.Get(ctx, m.addrKey(p))
-			if err != nil {
-				fail(fmt.Errorf("address of rank %d: %w", p, err))
-				return
+			tr, addr := m.Transport, recs[p].Addr
+			if m.useLocal(sys, p) {
+				tr, addr = m.Local, recs[p].Local
 			}
-			conn, err := m.Transport.Dial(ctx, string(addr))
+			conn, err := tr.Dial(ctx, addr)
 			if err != nil {
-				fail(fmt.Errorf("dial rank %d at %s: %w", p, addr, err))
+				fail(fmt.Errorf("dial rank %d at %s (%s): %w", p, addr, TransportName(tr), err))
 				return
 			}
 			if err := conn.Send(ctx, introTag(id), introduce(m.Rank, m.Size)); err != nil {
@@ -113,7 +184,7 @@ func Init(ctx context.Context, m Member, cfg Config) (*Comm, error) {
 				return
 			}
 			mu.Lock()
-			conns[p], arrived[p] = conn, true
+			conns[p], arrived[p], names[p] = conn, true, TransportName(tr)
 			mu.Unlock()
 		}()
 	}
@@ -121,7 +192,7 @@ func Init(ctx context.Context, m Member, cfg Config) (*Comm, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := m.accept(ctx, ln, id, conns, arrived, &mu); err != nil {
+			if err := m.accept(ctx, lns, id, conns, arrived, &mu); err != nil {
 				fail(err)
 			}
 		}()
@@ -135,8 +206,105 @@ func Init(ctx context.Context, m Member, cfg Config) (*Comm, error) {
 		}
 		return nil, m.explainInit(err, "connect", arrived)
 	}
+	for p := range m.Rank {
+		names[p] = TransportName(m.Transport)
+		if m.useLocal(sys, p) {
+			names[p] = TransportName(m.Local)
+		}
+	}
 	release := func() { farewell(id, conns) }
-	return newComm(id, 0, m.Rank, conns, r, release), nil
+	c := newComm(id, 0, m.Rank, conns, r, release)
+	c.setSystem(sys, m.systemForce(), names)
+	return c, nil
+}
+
+// systemForce is the transport the system records for every pair: Force, or Transport's name when
+// there is no Local (one transport for every pair, whatever the hosts), or "" (chosen by host).
+func (m Member) systemForce() string {
+	if m.Force == "" && m.Local == nil {
+		return TransportName(m.Transport)
+	}
+	return m.Force
+}
+
+// transportNames lists the names of the member's transports, for errors.
+func (m Member) transportNames() string {
+	if m.Local == nil {
+		return fmt.Sprintf("%q only", TransportName(m.Transport))
+	}
+	return fmt.Sprintf("%q and %q", TransportName(m.Transport), TransportName(m.Local))
+}
+
+// useLocal reports whether this rank reaches rank p through Local.
+func (m Member) useLocal(sys *topology.System, p int) bool {
+	if m.Local == nil {
+		return false
+	}
+	if m.Force != "" {
+		return m.Force == TransportName(m.Local)
+	}
+	return sys.SameHost(m.Rank, p)
+}
+
+// gather reads every rank's record from the store and builds the System.
+func (m Member) gather(ctx context.Context, own record, self topology.Peer) ([]record, *topology.System, error) {
+	recs := make([]record, m.Size)
+	peers := make([]topology.Peer, m.Size)
+	recs[m.Rank], peers[m.Rank] = own, self
+	arrived := make([]bool, m.Size)
+	arrived[m.Rank] = true
+	errs := make([]error, m.Size)
+	var wg sync.WaitGroup
+	for p := range m.Size {
+		if p == m.Rank {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := m.Store.Get(ctx, m.addrKey(p))
+			if err != nil {
+				errs[p] = err
+				return
+			}
+			arrived[p] = true
+			if len(b) > maxRecord {
+				errs[p] = fmt.Errorf("rank %d published %d bytes (at most %d)", p, len(b), maxRecord)
+				return
+			}
+			if err := json.Unmarshal(b, &recs[p]); err != nil {
+				errs[p] = fmt.Errorf("rank %d published a malformed record: %w", p, err)
+				return
+			}
+			if peers[p], err = topology.Decode(recs[p].Peer); err != nil {
+				errs[p] = fmt.Errorf("rank %d: %w", p, err)
+			} else if peers[p].Rank != p {
+				errs[p] = fmt.Errorf("rank %d describes itself as rank %d", p, peers[p].Rank)
+			}
+		}()
+	}
+	wg.Wait()
+	for p, err := range errs {
+		if err != nil && !arrived[p] {
+			return nil, nil, m.explainInit(err, "read the addresses", arrived)
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, nil, fmt.Errorf("chorus: init rank %d: %w", m.Rank, err)
+		}
+	}
+	sys, err := topology.Build(peers, topology.Options{Transport: m.systemForce()})
+	if err != nil {
+		return nil, nil, fmt.Errorf("chorus: init rank %d: %w", m.Rank, err)
+	}
+	for p := range m.Size {
+		if p != m.Rank && m.useLocal(sys, p) && recs[p].Local == "" {
+			return nil, nil, fmt.Errorf("chorus: init rank %d: rank %d shares this host but publishes no %s address (is its Member.Local unset?)",
+				m.Rank, p, TransportName(m.Local))
+		}
+	}
+	return recs, sys, nil
 }
 
 // FarewellTimeout bounds how long closing a communicator made by Init waits for its peers.
@@ -173,45 +341,47 @@ const introTimeout = 10 * time.Second
 // accept takes connections until every lower rank has introduced itself. Each connection is
 // heard on its own goroutine, so a silent one holds up nobody; one that does not introduce itself
 // in time as an expected rank of this group is closed.
-func (m Member) accept(ctx context.Context, ln transport.Listener, id uint64, conns []transport.Conn, arrived []bool, mu *sync.Mutex) error {
+func (m Member) accept(ctx context.Context, lns []transport.Listener, id uint64, conns []transport.Conn, arrived []bool, mu *sync.Mutex) error {
 	actx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer stop()
 	got := make(chan struct{}, m.Rank)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			conn, err := ln.Accept(actx)
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ictx, cancel := context.WithTimeout(actx, introTimeout)
-				defer cancel()
-				from := -1
-				err := conn.Recv(ictx, introTag(id), func(p []byte) error {
-					var err error
-					from, err = parseIntro(p, m.Size)
-					return err
-				})
-				mu.Lock()
-				ok := err == nil && from < m.Rank && conns[from] == nil
-				if ok {
-					conns[from], arrived[from] = conn, true
-				}
-				mu.Unlock()
-				if !ok {
-					conn.Close()
+	for _, ln := range lns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				conn, err := ln.Accept(actx)
+				if err != nil {
 					return
 				}
-				got <- struct{}{}
-			}()
-		}
-	}()
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ictx, cancel := context.WithTimeout(actx, introTimeout)
+					defer cancel()
+					from := -1
+					err := conn.Recv(ictx, introTag(id), func(p []byte) error {
+						var err error
+						from, err = parseIntro(p, m.Size)
+						return err
+					})
+					mu.Lock()
+					ok := err == nil && from < m.Rank && conns[from] == nil
+					if ok {
+						conns[from], arrived[from] = conn, true
+					}
+					mu.Unlock()
+					if !ok {
+						conn.Close()
+						return
+					}
+					got <- struct{}{}
+				}()
+			}
+		}()
+	}
 	for need := m.Rank; need > 0; need-- {
 		select {
 		case <-got:

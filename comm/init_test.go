@@ -117,9 +117,7 @@ func TestInitIgnoresStrangers(t *testing.T) {
 		comms[1], errs[1] = comm.Init(context.Background(), comm.Member{Rank: 1, Size: 2, Store: store, Transport: network}, comm.Config{})
 		close(done)
 	}()
-	addr, err := store.Get(context.Background(), "chorus/addr/1")
-	require.NoError(t, err)
-	stranger, err := network.Dial(context.Background(), string(addr))
+	stranger, err := network.Dial(context.Background(), publishedAddr(t, store, 1))
 	require.NoError(t, err)
 	require.NoError(t, stranger.Send(context.Background(), transport.Tag{Seq: 1}, []byte("hello?")))
 	m.Rank = 0

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/chorus-cc/chorus/topology"
 	"github.com/chorus-cc/chorus/transport"
 	"github.com/chorus-cc/chorus/transport/inproc"
 )
@@ -24,6 +25,14 @@ func NewLocal(ctx context.Context, n int, cfg Config) ([]*Comm, error) {
 	r, err := cfg.resolve()
 	if err != nil {
 		return nil, err
+	}
+	sys, err := localSystem(n, topology.TransportInproc)
+	if err != nil {
+		return nil, fmt.Errorf("chorus: NewLocal: %w", err)
+	}
+	names := make([]string, n)
+	for r := range names {
+		names[r] = topology.TransportInproc
 	}
 	mesh := inproc.Mesh(n)
 	id := newID()
@@ -50,6 +59,7 @@ func NewLocal(ctx context.Context, n int, cfg Config) ([]*Comm, error) {
 			}
 		}
 		comms[rank] = newComm(id, 0, rank, conns, r, release)
+		comms[rank].setSystem(sys, topology.TransportInproc, names)
 	}
 	return comms, nil
 }

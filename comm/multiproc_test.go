@@ -136,9 +136,8 @@ func TestJobSurvivesStrangers(t *testing.T) {
 		tcp.Write(garbage)
 		tcp.Close()
 
-		rankAddr, err := store.Get(ctx, "chorus/addr/0")
-		require.NoError(t, err)
-		udp, err := net.Dial("udp", string(rankAddr))
+		rankAddr := publishedAddr(t, store, 0)
+		udp, err := net.Dial("udp", rankAddr)
 		require.NoError(t, err)
 		for range 100 {
 			udp.Write(garbage[:1200])
@@ -147,7 +146,7 @@ func TestJobSurvivesStrangers(t *testing.T) {
 
 		stranger, err := quic.New(quic.Config{Allowed: func([32]byte) bool { return true }, HandshakeTimeout: time.Second})
 		require.NoError(t, err)
-		_, err = stranger.Dial(ctx, string(rankAddr))
+		_, err = stranger.Dial(ctx, rankAddr)
 		require.Error(t, err, "a key not published in the job must be refused")
 
 		require.NoError(t, store.Set(ctx, "test/go", []byte{1}))

@@ -46,18 +46,28 @@ func (c *Comm) Split(ctx context.Context, color, key int) (*Comm, error) {
 		return members[i].rank < members[j].rank
 	})
 	conns := make([]transport.Conn, len(members))
+	ranks := make([]int, len(members))
 	newRank := -1
 	for i, m := range members {
+		ranks[i] = m.rank
 		if m.rank == c.rank {
 			newRank = i
 		} else {
 			conns[i] = c.conns[m.rank]
 		}
 	}
+	// Every member builds the same sub-system from the same descriptions, so a failure here is
+	// the same on every member; it cannot happen for a subset of a valid system.
+	sys, names, err := c.subSystem(ranks)
+	if err != nil {
+		return nil, err
+	}
 	var b [32]byte
 	binary.LittleEndian.PutUint64(b[0:], c.id)
 	binary.LittleEndian.PutUint64(b[8:], uint64(c.epoch))
 	binary.LittleEndian.PutUint64(b[16:], w.Seq())
 	binary.LittleEndian.PutUint64(b[24:], uint64(color))
-	return newComm(xxhash.Sum64(b[:]), 0, newRank, conns, c.cfg, nil), nil
+	sub := newComm(xxhash.Sum64(b[:]), 0, newRank, conns, c.cfg, nil)
+	sub.setSystem(sys, c.force, names)
+	return sub, nil
 }

@@ -167,3 +167,6 @@ func (l *Listener) Close() error {
 	}
 	return nil
 }
+
+// Name returns "inproc", the name the network is registered under.
+func (n *Network) Name() string { return "inproc" }

@@ -265,3 +265,6 @@ func sendHello(qc *quicgo.Conn) error {
 	}
 	return s.Close()
 }
+
+// Name returns "quic", the transport's name in the topology and in messages.
+func (t *Transport) Name() string { return "quic" }

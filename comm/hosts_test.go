@@ -1,0 +1,142 @@
+package comm_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/chorus-cc/chorus/comm"
+	"github.com/chorus-cc/chorus/comm/rendezvous"
+	"github.com/chorus-cc/chorus/transport"
+	"github.com/chorus-cc/chorus/transport/inproc"
+)
+
+// countingNet is an in-process network under a name of its own that counts the payload bytes
+// sent over its connections.
+type countingNet struct {
+	*inproc.Network
+	name  string
+	bytes atomic.Int64
+}
+
+func newCountingNet(name string) *countingNet { return &countingNet{Network: inproc.New(), name: name} }
+
+func (n *countingNet) Name() string { return n.name }
+
+func (n *countingNet) Dial(ctx context.Context, addr string) (transport.Conn, error) {
+	c, err := n.Network.Dial(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{c, &n.bytes}, nil
+}
+
+func (n *countingNet) Listen(ctx context.Context, addr string) (transport.Listener, error) {
+	ln, err := n.Network.Listen(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	return countingListener{ln, &n.bytes}, nil
+}
+
+type countingListener struct {
+	transport.Listener
+	bytes *atomic.Int64
+}
+
+func (l countingListener) Accept(ctx context.Context) (transport.Conn, error) {
+	c, err := l.Listener.Accept(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{c, l.bytes}, nil
+}
+
+type countingConn struct {
+	transport.Conn
+	bytes *atomic.Int64
+}
+
+func (c countingConn) Send(ctx context.Context, tag transport.Tag, p []byte) error {
+	c.bytes.Add(int64(len(p)))
+	return c.Conn.Send(ctx, tag, p)
+}
+
+// initHosts starts len(hosts) ranks through comm.Init, rank r on pretend host hosts[r], with
+// remote between hosts and local inside them, as InitFromEnv does with QUIC and shared memory.
+func initHosts(t *testing.T, hosts []string, remote, local *countingNet, force string, cfg comm.Config) []*comm.Comm {
+	t.Helper()
+	store := rendezvous.NewMemStore()
+	comms := make([]*comm.Comm, len(hosts))
+	errs := make([]error, len(hosts))
+	var wg sync.WaitGroup
+	for r, h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := comm.Member{Rank: r, Size: len(hosts), Store: store, Transport: remote, Local: local, Force: force, HostID: h}
+			comms[r], errs[r] = comm.Init(t.Context(), m, cfg)
+		}()
+	}
+	wg.Wait()
+	t.Cleanup(func() { closeAll(comms) })
+	noErrors(t, errs)
+	return comms
+}
+
+// TestPretendHosts puts ranks 0 and 2 on one host and 1 and 3 on another: pairs on one host
+// connect through the local transport, the others through the remote one, and every rank sees
+// the same system, whose ring keeps host-mates adjacent.
+func TestPretendHosts(t *testing.T) {
+	remote, local := newCountingNet("remote"), newCountingNet("local")
+	comms := initHosts(t, []string{"A", "B", "A", "B"}, remote, local, "", comm.Config{})
+	for _, c := range comms {
+		for p := range comms {
+			want := "remote"
+			if p%2 == c.Rank()%2 {
+				want = "local"
+			}
+			if p == c.Rank() {
+				want = ""
+			}
+			require.Equal(t, want, c.TransportTo(p), "rank %d to %d", c.Rank(), p)
+		}
+		require.Equal(t, []string{"local", "remote"}, c.Transports())
+		sys := c.System()
+		require.Len(t, sys.Hosts, 2)
+		require.Equal(t, []int{0, 2}, sys.Hosts[0].Ranks)
+		require.Equal(t, []int{0, 2, 1, 3}, sys.Ring())
+	}
+	allReduceWorks(t, comms)
+
+	sub := make([]*comm.Comm, len(comms))
+	noErrors(t, each(comms, func(c *comm.Comm) (err error) {
+		sub[c.Rank()], err = c.Split(t.Context(), 0, -c.Rank()) // reversed: 3, 2, 1, 0
+		return err
+	}))
+	t.Cleanup(func() { closeAll(sub) })
+	for _, c := range sub {
+		require.Equal(t, []int{0, 2}, c.System().Hosts[0].Ranks, "the split keeps the hosts")
+		require.Equal(t, "local", c.TransportTo((c.Rank()+2)%4))
+	}
+	allReduceWorks(t, sub)
+}
+
+// TestForcedTransport: with Force set, every pair uses the forced transport whatever the hosts.
+func TestForcedTransport(t *testing.T) {
+	remote, local := newCountingNet("remote"), newCountingNet("local")
+	comms := initHosts(t, []string{"A", "A", "A"}, remote, local, "remote", comm.Config{})
+	for _, c := range comms {
+		require.Equal(t, []string{"remote"}, c.Transports())
+	}
+	before := local.bytes.Load()
+	allReduceWorks(t, comms)
+	require.Equal(t, before, local.bytes.Load(), "bytes went through the local transport")
+
+	_, err := comm.Init(t.Context(), comm.Member{Size: 1, Store: rendezvous.NewMemStore(), Transport: remote, Force: "shm"}, comm.Config{})
+	require.ErrorIs(t, err, comm.ErrInvalid)
+	require.ErrorContains(t, err, `"shm" forced`)
+}

@@ -1,0 +1,81 @@
+package comm
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/chorus-cc/chorus/topology"
+)
+
+// System returns the model of the machines the communicator runs on: its hosts, which ranks share
+// one, and the transport of each pair (see topology.System, whose WriteText draws it). The
+// collectives use it to keep traffic inside hosts. It is nil only where building it failed for a
+// sub-communicator (see Split), which then treats every rank as one host.
+func (c *Comm) System() *topology.System { return c.sys }
+
+// TransportTo returns the name of the transport that joins this rank to peer ("quic", "shm",
+// "inproc"), or "" for this rank itself or a peer out of range.
+func (c *Comm) TransportTo(peer int) string {
+	if peer < 0 || peer >= len(c.links) {
+		return ""
+	}
+	return c.links[peer]
+}
+
+// Transports returns the distinct names of the transports this rank uses, sorted.
+func (c *Comm) Transports() []string {
+	var names []string
+	for _, n := range c.links {
+		if n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// setSystem records the system, the transport forced for every pair ("" when chosen by host)
+// and the transport name of each peer (names[c.rank] is ignored).
+func (c *Comm) setSystem(sys *topology.System, force string, names []string) {
+	c.sys, c.force = sys, force
+	c.links = slices.Clone(names)
+	if c.rank < len(c.links) {
+		c.links[c.rank] = ""
+	}
+}
+
+// subSystem returns the system of a sub-communicator whose rank i is this one's rank members[i],
+// and the transport names of its peers as seen from this rank's rank there.
+func (c *Comm) subSystem(members []int) (*topology.System, []string, error) {
+	names := make([]string, len(members))
+	for i, r := range members {
+		names[i] = c.TransportTo(r)
+	}
+	if c.sys == nil {
+		return nil, names, nil
+	}
+	peers := make([]topology.Peer, len(members))
+	for i, r := range members {
+		peers[i] = c.sys.Peers[r]
+		peers[i].Rank = i
+	}
+	sys, err := topology.Build(peers, topology.Options{Transport: c.force})
+	if err != nil {
+		return nil, names, fmt.Errorf("split: %w", err)
+	}
+	return sys, names, nil
+}
+
+// localSystem returns the system of n ranks in this process, joined by transport name.
+func localSystem(n int, name string) (*topology.System, error) {
+	self, err := topology.Local(0)
+	if err != nil {
+		return nil, err
+	}
+	peers := make([]topology.Peer, n)
+	for r := range peers {
+		peers[r] = self
+		peers[r].Rank = r
+	}
+	return topology.Build(peers, topology.Options{Transport: name})
+}
