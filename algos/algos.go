@@ -20,7 +20,8 @@ type Algorithm interface {
 	// Build returns the schedule for req. req.Coll equals Coll() and req is valid.
 	Build(req plan.Request) (*plan.Schedule, error)
 	// Cost estimates the time of req, in seconds, under the model m; +Inf when the algorithm
-	// cannot run req.
+	// cannot run req, or when it would build the schedule of another algorithm for req and
+	// leaves the request to that one (as "hierarchical" does to "ring" on one host).
 	Cost(req plan.Request, m Model) float64
 }
 

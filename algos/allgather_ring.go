@@ -19,6 +19,10 @@ import (
 // elements in n-1 messages, and the critical path is n-1 messages. With count 0 the programs are
 // empty. See Patarasuk and Yuan, "Bandwidth optimal all-reduce algorithms for clusters of
 // workstations" (JPDC 2009), whose all-reduce ends with this all-gather.
+//
+// With req.Hosts set, the ring runs in the order of hostRing (each host's ranks next to each
+// other, H crossings between hosts for H > 1 hosts): "rank r" above is the rank at position r and
+// "block i" the block of the rank at position i. Without Hosts the positions are the ranks.
 type allGatherRing struct{}
 
 func init() { Register(allGatherRing{}) }
@@ -35,24 +39,25 @@ func (allGatherRing) Build(req plan.Request) (*plan.Schedule, error) {
 		return nil, fmt.Errorf("ring allgather cannot build %s", req.Coll)
 	}
 	n, count := req.Ranks, req.Count
+	order := hostRing(req)
 	progs := make([]plan.Program, n)
-	for r := range n {
+	block := func(i int) plan.Region {
+		return plan.Region{Buf: plan.Out, Off: order[ringMod(i, n)] * count, Len: count}
+	}
+	for q, r := range order { // q: position in the ring
 		var p ringProgram
-		block := func(i int) plan.Region {
-			return plan.Region{Buf: plan.Out, Off: ringMod(i, n) * count, Len: count}
-		}
-		p.copy(plan.Region{Buf: plan.In, Len: count}, block(r))
-		next, prev := (r+1)%n, (r+n-1)%n
+		p.copy(plan.Region{Buf: plan.In, Len: count}, block(q))
+		next, prev := order[(q+1)%n], order[(q+n-1)%n]
 		for s := range n - 1 {
-			p.send(next, block(r-s))
-			p.recv(plan.Recv, prev, block(r-s-1))
+			p.send(next, block(q-s))
+			p.recv(plan.Recv, prev, block(q-s-1))
 		}
 		progs[r] = plan.Program{Steps: p.steps}
 	}
 	return &plan.Schedule{Algo: "ring", Req: req, Progs: progs}, nil
 }
 
-// Cost is n-1 hops of count elements each.
+// Cost is n-1 hops of count elements each, over the slowest link of the ring.
 func (allGatherRing) Cost(req plan.Request, m Model) float64 {
 	if req.Coll != plan.AllGather {
 		return math.Inf(1)
@@ -61,5 +66,5 @@ func (allGatherRing) Cost(req plan.Request, m Model) float64 {
 	if n == 1 || req.Count == 0 {
 		return m.Time(0, 0, 0)
 	}
-	return m.Time(n-1, float64((n-1)*req.Count*req.ElemSize), 0)
+	return m.For(req).Time(n-1, float64((n-1)*req.Count*req.ElemSize), 0)
 }

@@ -93,7 +93,8 @@ func (hdAllReduce) Build(req plan.Request) (*plan.Schedule, error) {
 }
 
 // Cost is 2 log2 p rounds moving 2c(p-1)/p elements and reducing c(p-1)/p, plus the fold and
-// unfold (c each way, c reduced) when n is not a power of two.
+// unfold (c each way, c reduced) when n is not a power of two. Over several hosts each round is
+// charged by its slowest link: the two rounds at distance d move c·d/p elements each.
 func (hdAllReduce) Cost(req plan.Request, m Model) float64 {
 	if req.Coll != plan.AllReduce {
 		return math.Inf(1)
@@ -103,6 +104,15 @@ func (hdAllReduce) Cost(req plan.Request, m Model) float64 {
 	}
 	p := pow2Floor(req.Ranks)
 	b := float64(req.Count) * float64(req.ElemSize)
+	if req.Hosts.Count() > 1 {
+		t := pow2FoldCost(req, m, b)
+		for d := 1; d < p; d *= 2 {
+			link := m.round(req, 0, p, func(r int) int { return r ^ d })
+			part := b * float64(d) / float64(p)
+			t += link.Time(1, part, part) + link.Time(1, part, 0)
+		}
+		return t
+	}
 	steps := 2 * (bits.Len(uint(p)) - 1)
 	sent := 2 * b * float64(p-1) / float64(p)
 	reduced := b * float64(p-1) / float64(p)

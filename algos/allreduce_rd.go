@@ -78,13 +78,23 @@ func (rdAllReduce) Build(req plan.Request) (*plan.Schedule, error) {
 }
 
 // Cost is log2 p rounds (plus the fold and unfold when n is not a power of two), each moving and
-// reducing the whole buffer.
+// reducing the whole buffer. Over several hosts each round is charged by its slowest link: the
+// rounds whose partners share a host cost what links inside a host cost.
 func (rdAllReduce) Cost(req plan.Request, m Model) float64 {
 	if req.Coll != plan.AllReduce {
 		return math.Inf(1)
 	}
 	if req.Count == 0 || req.Ranks == 1 {
 		return m.Time(0, 0, 0)
+	}
+	if req.Hosts.Count() > 1 {
+		b := float64(req.Count) * float64(req.ElemSize)
+		t := pow2FoldCost(req, m, b)
+		p := pow2Floor(req.Ranks)
+		for d := 1; d < p; d *= 2 {
+			t += m.round(req, 0, p, func(r int) int { return r ^ d }).Time(1, b, b)
+		}
+		return t
 	}
 	p := pow2Floor(req.Ranks)
 	steps, reduced := bits.Len(uint(p))-1, bits.Len(uint(p))-1
@@ -98,6 +108,17 @@ func (rdAllReduce) Cost(req plan.Request, m Model) float64 {
 
 // pow2Floor returns the largest power of two not above n (n ≥ 1).
 func pow2Floor(n int) int { return 1 << (bits.Len(uint(n)) - 1) }
+
+// pow2FoldCost returns the time of pow2Fold and pow2Unfold of b bytes: two rounds, the first
+// reducing, each at the pace of its slowest link; 0 when req.Ranks is a power of two.
+func pow2FoldCost(req plan.Request, m Model, b float64) float64 {
+	n, p := req.Ranks, pow2Floor(req.Ranks)
+	if p == n {
+		return 0
+	}
+	link := m.round(req, p, n, func(r int) int { return r - p })
+	return link.Time(1, b, b) + link.Time(1, b, 0)
+}
 
 // pow2Fold writes the first steps of an all-reduce over a power-of-two subset: each of the
 // ranks 0..p-1 copies In[0:c] to Out, and every extra rank r ≥ p (p = pow2Floor(n)) sends its

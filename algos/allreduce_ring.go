@@ -27,6 +27,11 @@ import (
 // count 0 gives empty programs. Rank r sends 2·count - |chunk r| - |chunk r+1| elements, which is
 // 2(n-1)/n·count when n divides count, in 2(n-1) messages when count ≥ n; the critical path is
 // 2(n-1) messages for any count > 0.
+//
+// With req.Hosts set, "rank r" above means the rank at position r of hostRing, which keeps every
+// host's ranks next to each other: with H > 1 hosts the ring crosses between hosts H times, and
+// the bytes crossing are those of the ranks just before a crossing. Without Hosts the positions
+// are the ranks themselves.
 type allReduceRing struct{}
 
 func init() { Register(allReduceRing{}) }
@@ -43,29 +48,31 @@ func (allReduceRing) Build(req plan.Request) (*plan.Schedule, error) {
 		return nil, fmt.Errorf("ring allreduce cannot build %s", req.Coll)
 	}
 	n, count := req.Ranks, req.Count
+	order := hostRing(req)
 	progs := make([]plan.Program, n)
-	for r := range n {
+	for q, r := range order { // q: position in the ring
 		var p ringProgram
 		p.copy(plan.Region{Buf: plan.In, Len: count}, plan.Region{Buf: plan.Out, Len: count})
-		next, prev := (r+1)%n, (r+n-1)%n
+		next, prev := order[(q+1)%n], order[(q+n-1)%n]
 		chunk := func(i int) plan.Region {
 			off, l := ringChunk(count, n, ringMod(i, n))
 			return plan.Region{Buf: plan.Out, Off: off, Len: l}
 		}
 		for s := range n - 1 {
-			p.send(next, chunk(r-s-1))
-			p.recv(plan.RecvReduce, prev, chunk(r-s-2))
+			p.send(next, chunk(q-s-1))
+			p.recv(plan.RecvReduce, prev, chunk(q-s-2))
 		}
 		for s := range n - 1 {
-			p.send(next, chunk(r-s))
-			p.recv(plan.Recv, prev, chunk(r-s-1))
+			p.send(next, chunk(q-s))
+			p.recv(plan.Recv, prev, chunk(q-s-1))
 		}
 		progs[r] = plan.Program{Steps: p.steps}
 	}
 	return &plan.Schedule{Algo: "ring", Req: req, Progs: progs}, nil
 }
 
-// Cost is 2(n-1) hops, each carrying the largest chunk, half of them reduced on arrival.
+// Cost is 2(n-1) hops, each carrying the largest chunk, half of them reduced on arrival, over the
+// slowest link of the ring (every step has a hop between hosts when there are several).
 func (allReduceRing) Cost(req plan.Request, m Model) float64 {
 	if req.Coll != plan.AllReduce {
 		return math.Inf(1)
@@ -75,7 +82,7 @@ func (allReduceRing) Cost(req plan.Request, m Model) float64 {
 		return m.Time(0, 0, 0)
 	}
 	chunk := float64((req.Count + n - 1) / n * req.ElemSize)
-	return m.Time(2*(n-1), float64(2*(n-1))*chunk, float64(n-1)*chunk)
+	return m.For(req).Time(2*(n-1), float64(2*(n-1))*chunk, float64(n-1)*chunk)
 }
 
 // ringChunk returns the offset and length of chunk i when count elements are split into parts

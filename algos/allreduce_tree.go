@@ -166,7 +166,7 @@ func (treeAllReduce) Cost(req plan.Request, m Model) float64 {
 	p := pipelinePieces(l, req.ElemSize)
 	stages := tr.height[tr.root] + tr.maxDepth() + p - 1
 	piece := float64(l) / float64(p) * float64(req.ElemSize)
-	return m.Time(stages, float64(stages)*4*piece, float64(stages)*2*piece)
+	return m.For(req).Time(stages, float64(stages)*4*piece, float64(stages)*2*piece)
 }
 
 // binTree is one tree over the ranks: parent (-1 at the root), children in reduction order,

@@ -48,5 +48,5 @@ func (disseminationBarrier) Cost(req plan.Request, m Model) float64 {
 	if req.Coll != plan.Barrier {
 		return math.Inf(1)
 	}
-	return m.Time(ceilLog2(req.Ranks), 0, 0)
+	return m.For(req).Time(ceilLog2(req.Ranks), 0, 0)
 }

@@ -71,7 +71,7 @@ func (binomialBroadcast) Cost(req plan.Request, m Model) float64 {
 		return m.Time(0, 0, 0)
 	}
 	steps := ceilLog2(req.Ranks)
-	return m.Time(steps, float64(steps)*float64(req.Count)*float64(req.ElemSize), 0)
+	return m.For(req).Time(steps, float64(steps)*float64(req.Count)*float64(req.ElemSize), 0)
 }
 
 // ceilLog2 returns the smallest k with 2^k ≥ n (n ≥ 1).

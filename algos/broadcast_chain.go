@@ -21,6 +21,9 @@ import (
 //
 // Every rank but the last of the chain (root-1 mod n) sends Count elements (Sent), in P messages;
 // Rounds is n-1 (a message's depth is one more than the deepest its sender had received).
+//
+// With req.Hosts set, the chain is hostChain: root, the rest of its host, then one host after
+// the other, so that it crosses between H hosts H-1 times. Without Hosts it is the chain above.
 type chainBroadcast struct{}
 
 func init() { Register(chainBroadcast{}) }
@@ -39,9 +42,9 @@ func (chainBroadcast) Build(req plan.Request) (*plan.Schedule, error) {
 	w := newSchedWriter(req)
 	n, c, root := req.Ranks, req.Count, req.Root
 	pieces := pipelinePieces(c, req.ElemSize)
-	for v := range n { // v: position in the chain
-		r := (root + v) % n
-		next, prev := (r+1)%n, (r-1+n)%n
+	chain := hostChain(req, root)
+	for v, r := range chain { // v: position in the chain
+		next, prev := chain[(v+1)%n], chain[(v-1+n)%n]
 		for i := range pieces {
 			off, l := evenSplit(c, pieces, i)
 			switch {
@@ -63,7 +66,8 @@ func (chainBroadcast) Build(req plan.Request) (*plan.Schedule, error) {
 	return w.schedule("chain"), nil
 }
 
-// Cost is the pipeline: n-1+P-1 stages of one piece each.
+// Cost is the pipeline: n-1+P-1 stages of one piece each, every stage as slow as the slowest link
+// of the chain.
 func (chainBroadcast) Cost(req plan.Request, m Model) float64 {
 	if req.Coll != plan.Broadcast {
 		return math.Inf(1)
@@ -74,5 +78,5 @@ func (chainBroadcast) Cost(req plan.Request, m Model) float64 {
 	p := pipelinePieces(req.Count, req.ElemSize)
 	stages := req.Ranks - 1 + p - 1
 	piece := float64(req.Count) * float64(req.ElemSize) / float64(p)
-	return m.Time(stages, float64(stages)*piece, 0)
+	return m.For(req).Time(stages, float64(stages)*piece, 0)
 }

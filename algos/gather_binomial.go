@@ -94,7 +94,7 @@ func (binomialGather) Cost(req plan.Request, m Model) float64 {
 		return m.Time(0, 0, 0)
 	}
 	b := float64(req.Ranks-1) * float64(req.Count) * float64(req.ElemSize)
-	return m.Time(ceilLog2(req.Ranks), b, 0)
+	return m.For(req).Time(ceilLog2(req.Ranks), b, 0)
 }
 
 // wrapPart is a run of blocks of a binomial subtree: len blocks starting at block rel of the

@@ -14,6 +14,10 @@
 //	checkAlgo(t, req, name)        runSim, then requires Out to equal reference; returns the result
 //	requireOut(t, req, got, want)  requires equal outputs, naming the first wrong element
 //	chunkSizes(count, parts)       near-equal split: the first count%parts parts get one more
+//
+// hostring_test.go holds the helpers for ranks spread over hosts: hostsOf, randomHosts,
+// blockHosts, hostLayouts (the layouts every host test runs), refRing and refChain (the orders
+// the host-aware rings and chains must follow).
 package algos_test
 
 import (

@@ -53,3 +53,26 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// The same holds with ranks spread over hosts, which reorder the rings and chains and cut the
+// hierarchical all-reduce's segments.
+func TestMessagesIndependentOfInPlaceWithHosts(t *testing.T) {
+	for _, a := range algos.List(0) {
+		for _, n := range []int{2, 3, 5, 8} {
+			for _, layout := range hostLayouts(t, n) {
+				for _, count := range []int{0, 1, n + 1, 1009, 70000} {
+					if a.Coll() == plan.Barrier {
+						count = 0
+					}
+					req := plan.Request{Coll: a.Coll(), Ranks: n, Count: count, ElemSize: 4, Root: n / 2 * btoi(a.Coll().Rooted()), Hosts: layout.hosts}
+					out, err := a.Build(req)
+					require.NoError(t, err)
+					req.InPlace = true
+					in, err := a.Build(req)
+					require.NoError(t, err)
+					require.Equal(t, wire(out), wire(in), "%s %s n=%d %s count=%d", a.Coll(), a.Name(), n, layout.name, count)
+				}
+			}
+		}
+	}
+}

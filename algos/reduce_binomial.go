@@ -79,5 +79,5 @@ func (binomialReduce) Cost(req plan.Request, m Model) float64 {
 	}
 	steps := ceilLog2(req.Ranks)
 	b := float64(steps) * float64(req.Count) * float64(req.ElemSize)
-	return m.Time(steps, b, b)
+	return m.For(req).Time(steps, b, b)
 }

@@ -21,6 +21,10 @@ import (
 // of workstations", JPDC 69(2), 2009, and of NCCL's ring reduce.
 //
 // Every rank but the root sends Count elements (Sent), in P messages; Rounds is n-1.
+//
+// With req.Hosts set, position v of the chain is position v of hostChain (root, the rest of its
+// host, then one host after the other), so that it crosses between H hosts H-1 times, and the
+// root's result is reduced in that order. Without Hosts v is (r - root) mod n as above.
 type chainReduce struct{}
 
 func init() { Register(chainReduce{}) }
@@ -38,7 +42,8 @@ func (chainReduce) Build(req plan.Request) (*plan.Schedule, error) {
 	}
 	w := newSchedWriter(req)
 	n, c, root := req.Ranks, req.Count, req.Root
-	abs := func(v int) int { return (v + root) % n }
+	chain := hostChain(req, root)
+	abs := func(v int) int { return chain[v] }
 	acc := func(v int) plan.Buf {
 		switch v {
 		case 0:
@@ -74,7 +79,8 @@ func (chainReduce) Build(req plan.Request) (*plan.Schedule, error) {
 	return w.schedule("chain"), nil
 }
 
-// Cost is the pipeline: n-1+P-1 stages of one piece each, sent and reduced.
+// Cost is the pipeline: n-1+P-1 stages of one piece each, sent and reduced, every stage as slow as
+// the slowest link of the chain.
 func (chainReduce) Cost(req plan.Request, m Model) float64 {
 	if req.Coll != plan.Reduce {
 		return math.Inf(1)
@@ -85,5 +91,5 @@ func (chainReduce) Cost(req plan.Request, m Model) float64 {
 	p := pipelinePieces(req.Count, req.ElemSize)
 	stages := req.Ranks - 1 + p - 1
 	piece := float64(stages) * float64(req.Count) * float64(req.ElemSize) / float64(p)
-	return m.Time(stages, piece, piece)
+	return m.For(req).Time(stages, piece, piece)
 }

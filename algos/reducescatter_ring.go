@@ -26,6 +26,10 @@ import (
 // block r, so the input is intact until it is no longer needed. Each rank sends (n-1)·count
 // elements in n-1 messages, and the critical path is n-1 messages. With count 0 the programs are
 // empty.
+//
+// With req.Hosts set, the ring runs in the order of hostRing (each host's ranks next to each
+// other, H crossings between hosts for H > 1 hosts): "rank r" above is the rank at position r and
+// "block i" the In block of the rank at position i. Without Hosts the positions are the ranks.
 type reduceScatterRing struct{}
 
 func init() { Register(reduceScatterRing{}) }
@@ -48,25 +52,26 @@ func (reduceScatterRing) Build(req plan.Request) (*plan.Schedule, error) {
 	}
 	out := plan.Region{Buf: plan.Out, Len: count}
 	slot := func(s int) plan.Region { return plan.Region{Buf: plan.Scratch, Off: s % 2 * count, Len: count} }
+	order := hostRing(req)
+	block := func(i int) plan.Region {
+		return plan.Region{Buf: plan.In, Off: order[ringMod(i, n)] * count, Len: count}
+	}
 	progs := make([]plan.Program, n)
-	for r := range n {
+	for q, r := range order { // q: position in the ring
 		var p ringProgram
-		block := func(i int) plan.Region {
-			return plan.Region{Buf: plan.In, Off: ringMod(i, n) * count, Len: count}
-		}
-		next, prev := (r+1)%n, (r+n-1)%n
+		next, prev := order[(q+1)%n], order[(q+n-1)%n]
 		for s := range n - 1 {
 			if s == 0 {
-				p.send(next, block(r-1))
+				p.send(next, block(q-1))
 			} else {
 				p.send(next, slot(s-1))
 			}
 			if s < n-2 {
-				p.copy(block(r-s-2), slot(s))
+				p.copy(block(q-s-2), slot(s))
 				p.recv(plan.RecvReduce, prev, slot(s))
 			}
 		}
-		p.copy(block(r), out)
+		p.copy(block(q), out)
 		if n > 1 {
 			p.recv(plan.RecvReduce, prev, out)
 		}
@@ -75,7 +80,8 @@ func (reduceScatterRing) Build(req plan.Request) (*plan.Schedule, error) {
 	return &plan.Schedule{Algo: "ring", Req: req, Progs: progs}, nil
 }
 
-// Cost is n-1 hops of count elements each, every one reduced on arrival.
+// Cost is n-1 hops of count elements each, every one reduced on arrival, over the slowest link of
+// the ring.
 func (reduceScatterRing) Cost(req plan.Request, m Model) float64 {
 	if req.Coll != plan.ReduceScatter {
 		return math.Inf(1)
@@ -85,5 +91,5 @@ func (reduceScatterRing) Cost(req plan.Request, m Model) float64 {
 		return m.Time(0, 0, 0)
 	}
 	b := float64((n - 1) * req.Count * req.ElemSize)
-	return m.Time(n-1, b, b)
+	return m.For(req).Time(n-1, b, b)
 }

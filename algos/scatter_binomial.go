@@ -94,5 +94,5 @@ func (binomialScatter) Cost(req plan.Request, m Model) float64 {
 		return m.Time(0, 0, 0)
 	}
 	b := float64(req.Ranks-1) * float64(req.Count) * float64(req.ElemSize)
-	return m.Time(ceilLog2(req.Ranks), b, 0)
+	return m.For(req).Time(ceilLog2(req.Ranks), b, 0)
 }

@@ -47,5 +47,5 @@ func (linearScatter) Cost(req plan.Request, m Model) float64 {
 		return m.Time(0, 0, 0)
 	}
 	steps := req.Ranks - 1
-	return m.Time(steps, float64(steps)*float64(req.Count)*float64(req.ElemSize), 0)
+	return m.For(req).Time(steps, float64(steps)*float64(req.Count)*float64(req.ElemSize), 0)
 }

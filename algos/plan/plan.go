@@ -102,6 +102,10 @@ type Request struct {
 	ElemSize int  // bytes per element, at least 1 (used by cost models only)
 	Root     int  // root rank for rooted collectives, else 0
 	InPlace  bool // In and Out share memory, as InPlaceOffset describes
+	// Hosts says which host each rank runs on, so that algorithms can keep traffic inside hosts
+	// and cost models can tell fast links from slow ones. The zero value puts every rank on one
+	// host; otherwise Hosts.Len() equals Ranks.
+	Hosts Hosts
 }
 
 // Validate reports whether the request is well formed.
@@ -119,6 +123,8 @@ func (r Request) Validate() error {
 		return fmt.Errorf("plan: root %d for %s over %d ranks", r.Root, r.Coll, r.Ranks)
 	case r.Coll == Barrier && r.Count != 0:
 		return fmt.Errorf("plan: barrier with count %d", r.Count)
+	case !r.Hosts.IsZero() && r.Hosts.Len() != r.Ranks:
+		return fmt.Errorf("plan: hosts describe %d ranks of %d", r.Hosts.Len(), r.Ranks)
 	}
 	return nil
 }

@@ -34,11 +34,13 @@ import (
 
 // Result is what a run of a schedule produced.
 type Result struct {
-	Out    [][]byte // per rank, the Out buffer after the run (Out size × ElemSize bytes)
-	Sent   []int64  // per rank, elements sent
-	Recvd  []int64  // per rank, elements received
-	Msgs   []int    // per rank, messages sent
-	Rounds int      // length of the critical path in messages (see Run)
+	Out      [][]byte       // per rank, the Out buffer after the run (Out size × ElemSize bytes)
+	Sent     []int64        // per rank, elements sent
+	Recvd    []int64        // per rank, elements received
+	Msgs     []int          // per rank, messages sent
+	Rounds   int            // length of the critical path in messages (see Run)
+	ElemSize int            // bytes per element of the run
+	PairSent map[Pair]int64 // elements sent from one rank to another, for every pair that sent any
 }
 
 // Blocked describes one rank that cannot move in a deadlock.
@@ -149,10 +151,12 @@ func run(s *plan.Schedule, in [][]byte, reduce func(dst, src []byte)) (*Result, 
 		ranks:  make([]*rankState, n),
 		queues: make(map[int][]*message),
 		res: &Result{
-			Out:   make([][]byte, n),
-			Sent:  make([]int64, n),
-			Recvd: make([]int64, n),
-			Msgs:  make([]int, n),
+			Out:      make([][]byte, n),
+			Sent:     make([]int64, n),
+			Recvd:    make([]int64, n),
+			Msgs:     make([]int, n),
+			ElemSize: req.ElemSize,
+			PairSent: make(map[Pair]int64),
 		},
 	}
 	for r := range n {
@@ -283,6 +287,9 @@ func (m *sim) step(st *rankState) (bool, error) {
 		m.queues[key] = append(m.queues[key], msg)
 		st.pending = append(st.pending, msg)
 		m.res.Sent[st.rank] += int64(msg.elems)
+		if msg.elems > 0 {
+			m.res.PairSent[Pair{From: st.rank, To: stp.Peer}] += int64(msg.elems)
+		}
 		m.res.Msgs[st.rank]++
 		m.res.Rounds = max(m.res.Rounds, msg.depth)
 
