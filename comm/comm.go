@@ -52,6 +52,7 @@ type Comm struct {
 	sys     *topology.System // the machines; see System
 	force   string           // the transport forced for every pair, or ""
 	links   []string         // transport name by peer, "" at c.rank
+	hosts   plan.Hosts       // host of each rank, for the algorithms; zero for one host
 
 	eng   *exec.Engine
 	cache map[schedKey]*plan.Schedule // used by the executor only

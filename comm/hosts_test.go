@@ -140,3 +140,64 @@ func TestForcedTransport(t *testing.T) {
 	require.ErrorIs(t, err, comm.ErrInvalid)
 	require.ErrorContains(t, err, `"shm" forced`)
 }
+
+// TestBytesBetweenHosts counts the bytes that cross between pretend hosts in a 4-rank ring
+// all-reduce whose ranks alternate between two hosts. The ring keeps host-mates adjacent
+// (0 2 1 3), so 2 of its 4 links cross, each carrying 2(n-1)/n of the buffer: 3 buffers in all,
+// where the rank-order ring (0 1 2 3, every link crossing) would move 6. The hierarchical
+// all-reduce moves 2(H-1) = 2 buffers between hosts.
+func TestBytesBetweenHosts(t *testing.T) {
+	const count = 1 << 16 // float32: 256 KiB
+	const size = 4 * count
+	for _, tc := range []struct {
+		algo  string
+		cross int // buffers between hosts
+	}{{"ring", 3}, {"hierarchical", 2}} {
+		t.Run(tc.algo, func(t *testing.T) {
+			remote, local := newCountingNet("remote"), newCountingNet("local")
+			cfg := comm.Config{Algorithms: map[string]string{"allreduce": tc.algo}}
+			comms := initHosts(t, []string{"A", "B", "A", "B"}, remote, local, "", cfg)
+			allReduceWorks(t, comms) // warm up: connections, schedules
+			before, beforeLocal := remote.bytes.Load(), local.bytes.Load()
+			outs := make([][]float32, len(comms))
+			noErrors(t, each(comms, func(c *comm.Comm) error {
+				x := make([]float32, count)
+				for i := range x {
+					x[i] = float32(c.Rank() + i%5)
+				}
+				outs[c.Rank()] = x
+				return c.AllReduce(t.Context(), comm.Of(x), comm.Of(x), comm.Sum)
+			}))
+			for r, x := range outs {
+				for i, v := range x {
+					require.Equal(t, float32(6+4*(i%5)), v, "rank %d element %d", r, i)
+				}
+			}
+			crossed := remote.bytes.Load() - before
+			// Each collective also sends a call description of a few dozen bytes per rank.
+			require.GreaterOrEqual(t, crossed, int64(tc.cross*size))
+			require.Less(t, crossed, int64(tc.cross*size+1024), "bytes between hosts")
+			require.Positive(t, local.bytes.Load()-beforeLocal)
+		})
+	}
+}
+
+// TestHierarchicalChosen: with two pretend hosts of four ranks, the cost model picks the
+// hierarchical all-reduce for a large buffer, and not on one host.
+func TestHierarchicalChosen(t *testing.T) {
+	x := make([]float32, 16<<20)
+	op := comm.AllReduceOp(comm.Of(x), comm.Of(x), comm.Sum)
+	two := initHosts(t, []string{"A", "A", "A", "A", "B", "B", "B", "B"}, newCountingNet("remote"), newCountingNet("local"), "", comm.Config{})
+	name, err := two[0].Algorithm(op)
+	require.NoError(t, err)
+	require.Equal(t, "hierarchical", name)
+	one := initHosts(t, []string{"A", "A", "A", "A", "A", "A", "A", "A"}, newCountingNet("remote"), newCountingNet("local"), "", comm.Config{})
+	name, err = one[0].Algorithm(op)
+	require.NoError(t, err)
+	require.NotEqual(t, "hierarchical", name)
+	name, err = one[0].Algorithm(comm.SendOp(comm.Of(x), 1))
+	require.NoError(t, err)
+	require.Equal(t, "p2p", name)
+	_, err = one[0].Algorithm(comm.AllReduceOp(comm.Of(x), comm.Of(x[:5]), comm.Sum))
+	require.ErrorIs(t, err, comm.ErrInvalid)
+}

@@ -186,7 +186,7 @@ func invalid(op Operation, format string, args ...any) error {
 // must agree on.
 func (c *Comm) prepare(op Operation) (plan.Request, call, error) {
 	n := c.size
-	req := plan.Request{Coll: op.coll, Ranks: n, Root: op.root}
+	req := plan.Request{Coll: op.coll, Ranks: n, Root: op.root, Hosts: c.hosts}
 	if op.coll.Rooted() && (op.root < 0 || op.root >= n) {
 		return req, call{}, invalid(op, "root %d out of range for %d ranks", op.root, n)
 	}

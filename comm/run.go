@@ -190,3 +190,25 @@ func (c *Comm) startP2P(w *Work) {
 		w.finish(err)
 	}()
 }
+
+// Algorithm returns the name of the algorithm this communicator runs op with: the one
+// Config.Algorithms or CHORUS_ALGO names for its collective, else the one the cost model picks for
+// its size and for the hosts of the System. Sends and receives have none: "p2p". It fails with
+// ErrInvalid where Start would.
+func (c *Comm) Algorithm(op Operation) (string, error) {
+	if op.p2p != notP2P {
+		return "p2p", nil
+	}
+	req, _, err := c.prepare(op)
+	if err != nil {
+		return "", err
+	}
+	if name := c.cfg.algo[req.Coll]; name != "" {
+		return name, nil
+	}
+	a, err := algos.Select(req, c.cfg.model)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: %w", ErrInvalid, op.Name(), err)
+	}
+	return a.Name(), nil
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/chorus-cc/chorus/algos/plan"
 	"github.com/chorus-cc/chorus/topology"
 )
 
@@ -38,6 +39,11 @@ func (c *Comm) Transports() []string {
 // and the transport name of each peer (names[c.rank] is ignored).
 func (c *Comm) setSystem(sys *topology.System, force string, names []string) {
 	c.sys, c.force = sys, force
+	if sys != nil && len(sys.Hosts) > 1 {
+		// Every rank builds the same system from the same descriptions, so every rank gets the
+		// same Hosts and so the same schedules. HostOf is dense from 0 by construction.
+		c.hosts, _ = plan.NewHosts(sys.HostOf())
+	}
 	c.links = slices.Clone(names)
 	if c.rank < len(c.links) {
 		c.links[c.rank] = ""
