@@ -1,9 +1,10 @@
 // Command chorus is Chorus's command-line tool. Its subcommands:
 //
 //	chorus run    launch the ranks of a job on this node (a local launcher, like torchrun)
+//	chorus bench  measure collectives and print the nccl-tests table
 //	chorus help   print the usage
 //
-// More (bench, topo) come later; each is a function of (context, arguments, stdout, stderr)
+// More (topo) come later; each is a function of (context, arguments, stdout, stderr)
 // that returns the exit status, so that tests call it without a process.
 package main
 
@@ -29,6 +30,7 @@ type subcommand struct {
 // subcommands lists the subcommands in the order the usage shows them.
 var subcommands = []subcommand{
 	{"run", "launch the ranks of a job on this node (chorus run -h for its flags)", runCmd},
+	{"bench", "measure collectives, nccl-tests style (chorus bench -h for its flags)", benchCmd},
 }
 
 // signalError is the cause of the context that main cancels when the process gets a signal.
