@@ -3,7 +3,6 @@ package bench
 import (
 	"os"
 
-	"github.com/chorus-cc/chorus/algos"
 	"github.com/chorus-cc/chorus/algos/plan"
 	"github.com/chorus-cc/chorus/comm"
 )
@@ -43,26 +42,4 @@ func algoSpec(spec map[string]string) map[string]string {
 		return nil
 	}
 	return env
-}
-
-// algorithmName returns the name of the algorithm the communicator runs req with: the one
-// spec names for the collective (or for every collective, "*"), else the one the cost model
-// picks, as comm does. Point-to-point sends have no algorithm: "p2p".
-func algorithmName(spec map[string]string, req plan.Request) string {
-	if req.Coll == 0 {
-		return "p2p"
-	}
-	if name, ok := spec[req.Coll.String()]; ok {
-		return name
-	}
-	if name, ok := spec["*"]; ok {
-		if _, err := algos.Lookup(req.Coll, name); err == nil {
-			return name
-		}
-	}
-	a, err := algos.Select(req, algos.Model{})
-	if err != nil {
-		return "?"
-	}
-	return a.Name()
 }

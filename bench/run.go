@@ -73,7 +73,7 @@ func Run(ctx context.Context, c *comm.Comm, opts Options, report func(Row)) (Sum
 	if opts.Root >= n {
 		return sum, fmt.Errorf("%w: root %d is not a rank of %d", ErrOptions, opts.Root, n)
 	}
-	r := &runner{c: c, opts: &opts, spec: algoSpec(opts.Algorithms)}
+	r := &runner{c: c, opts: &opts}
 	type point struct {
 		coll Collective
 		dt   comm.DType
@@ -128,7 +128,6 @@ func Run(ctx context.Context, c *comm.Comm, opts Options, report func(Row)) (Sum
 type runner struct {
 	c          *comm.Comm
 	opts       *Options
-	spec       map[string]string
 	send, recv []byte // reused from row to row
 }
 
@@ -185,30 +184,42 @@ func (r *runner) layout(coll Collective, dt comm.DType, count, root int, inPlace
 	if p.recv, err = comm.OfBytes(p.out, dt); err != nil {
 		return p, err
 	}
-	p.algorithm = algorithmName(r.spec, p.req)
+	// The reduction does not change the choice; Sum is valid for every type.
+	if p.algorithm, err = r.c.Algorithm(operation(coll, comm.Sum, root, &p)); err != nil {
+		return p, err
+	}
 	return p, nil
+}
+
+// operation returns the communicator operation of one call of coll (for sendrecv, its send).
+func operation(coll Collective, op comm.Op, root int, p *place) comm.Operation {
+	switch coll {
+	case AllReduce:
+		return comm.AllReduceOp(p.send, p.recv, op)
+	case AllGather:
+		return comm.AllGatherOp(p.send, p.recv)
+	case ReduceScatter:
+		return comm.ReduceScatterOp(p.send, p.recv, op)
+	case Broadcast:
+		return comm.BroadcastOp(p.send, p.recv, root)
+	case Reduce:
+		return comm.ReduceOp(p.send, p.recv, op, root)
+	case AllToAll:
+		return comm.AllToAllOp(p.send, p.recv)
+	case Gather:
+		return comm.GatherOp(p.send, p.recv, root)
+	case Scatter:
+		return comm.ScatterOp(p.send, p.recv, root)
+	}
+	return comm.SendOp(p.send, 0)
 }
 
 // call runs one iteration of the operation.
 func (r *runner) call(ctx context.Context, coll Collective, op comm.Op, root int, p *place) error {
 	c := r.c
 	switch coll {
-	case AllReduce:
-		return c.AllReduce(ctx, p.send, p.recv, op)
-	case AllGather:
-		return c.AllGather(ctx, p.send, p.recv)
-	case ReduceScatter:
-		return c.ReduceScatter(ctx, p.send, p.recv, op)
-	case Broadcast:
-		return c.Broadcast(ctx, p.send, p.recv, root)
-	case Reduce:
-		return c.Reduce(ctx, p.send, p.recv, op, root)
-	case AllToAll:
-		return c.AllToAll(ctx, p.send, p.recv)
-	case Gather:
-		return c.Gather(ctx, p.send, p.recv, root)
-	case Scatter:
-		return c.Scatter(ctx, p.send, p.recv, root)
+	case AllReduce, AllGather, ReduceScatter, Broadcast, Reduce, AllToAll, Gather, Scatter:
+		return c.Start(ctx, operation(coll, op, root, p)).Wait()
 	case SendRecv:
 		n, me := c.Size(), c.Rank()
 		s := c.Start(ctx, comm.SendOp(p.send, (me+1)%n))

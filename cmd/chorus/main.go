@@ -2,10 +2,11 @@
 //
 //	chorus run    launch the ranks of a job on this node (a local launcher, like torchrun)
 //	chorus bench  measure collectives and print the nccl-tests table
+//	chorus topo   print the hosts, ranks, transports, ring and tree of a job
 //	chorus help   print the usage
 //
-// More (topo) come later; each is a function of (context, arguments, stdout, stderr)
-// that returns the exit status, so that tests call it without a process.
+// Each is a function of (context, arguments, stdout, stderr) that returns the exit status, so
+// that tests call it without a process.
 package main
 
 import (
@@ -31,6 +32,7 @@ type subcommand struct {
 var subcommands = []subcommand{
 	{"run", "launch the ranks of a job on this node (chorus run -h for its flags)", runCmd},
 	{"bench", "measure collectives, nccl-tests style (chorus bench -h for its flags)", benchCmd},
+	{"topo", "print the hosts, ranks, transports, ring and tree of a job (chorus topo -h)", topoCmd},
 }
 
 // signalError is the cause of the context that main cancels when the process gets a signal.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/chorus-cc/chorus/comm/rendezvous"
 )
@@ -185,6 +186,12 @@ func requireDead(t *testing.T, dir string, want int) {
 		require.NoError(t, err)
 		pid, err := strconv.Atoi(string(b))
 		require.NoError(t, err)
+		// A killed process dies asynchronously: wait (at most 10 s) until it has exited. A pidfd
+		// becomes readable when its process exits, so this is a wait on the event, not a sleep.
+		if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+			_, _ = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 10_000)
+			_ = unix.Close(fd)
+		}
 		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
 			continue
 		}
