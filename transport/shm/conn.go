@@ -1,0 +1,344 @@
+//go:build linux
+
+package shm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/chorus-cc/chorus/transport"
+)
+
+// Control messages on the socket, one byte each (the socket keeps message boundaries).
+const (
+	msgDrain = 'D' // the sender needs room: move aside what nobody has taken
+	msgBye   = 'B' // the peer closes the connection
+)
+
+// Conn is one end of a shared-memory connection. Its methods may be called from many
+// goroutines at once.
+type Conn struct {
+	name string        // this end, for errors
+	peer string        // the other end, for errors
+	sock *net.UnixConn // setup, control messages, and the peer's liveness
+	in   *segment      // the ring this end reads (the peer created it)
+	out  *segment      // the ring this end writes (this end created it)
+
+	txLock  chan struct{} // capacity 1: held by the Send that writes
+	tx      producer      // under txLock
+	txSleep sleepState    // under txLock
+	// drainDelay is how long a Send waits for room before it asks the peer to drain: the
+	// constant drainDelay, or another value set by a test before any use.
+	drainDelay time.Duration
+
+	rx rxState
+
+	// refs counts the calls (and helpers) that may touch the mapped memory; Close unmaps once it
+	// is zero with dead set. idle gets a token when the count drops to zero on a dead Conn.
+	refs atomic.Int64
+	idle chan struct{}
+
+	dead     atomic.Bool
+	done     chan struct{} // closed when the Conn fails or is closed
+	failOnce sync.Once
+	err      error // wraps transport.ErrClosed; set before done is closed
+
+	closeOnce  sync.Once
+	readerDone chan struct{}
+	peerBye    atomic.Bool
+
+	kickRxFn, kickTxFn func() // context.AfterFunc callbacks, made once
+
+	stats struct{ inPlace, movedAside, assembled, recvSleeps, sendSleeps atomic.Uint64 }
+
+	// pieceHook, when set (by tests, before any use), runs after each piece of a streamed
+	// message is published.
+	pieceHook func()
+}
+
+var _ transport.Conn = (*Conn)(nil)
+
+// newConn starts a connection over sock with the two mapped rings.
+func newConn(sock *net.UnixConn, in, out *segment, name, peer string) *Conn {
+	c := &Conn{
+		name:       name,
+		peer:       peer,
+		sock:       sock,
+		in:         in,
+		out:        out,
+		txLock:     make(chan struct{}, 1),
+		tx:         newProducer(out),
+		drainDelay: drainDelay,
+		idle:       make(chan struct{}, 1),
+		done:       make(chan struct{}),
+		readerDone: make(chan struct{}),
+	}
+	c.rx.init(c, in)
+	c.kickRxFn = func() { c.kickSafe(c.kickRx) }
+	c.kickTxFn = func() { c.kickSafe(c.kickTx) }
+	go c.readLoop()
+	return c
+}
+
+// String returns the name of this end.
+func (c *Conn) String() string { return c.name }
+
+// Stats counts how received messages reached their receivers.
+type Stats struct {
+	// InPlace messages were read by their receiver's fn where they lay in the ring: one copy.
+	InPlace uint64
+	// MovedAside messages were copied out of the ring before a receiver came: two copies.
+	MovedAside uint64
+	// Assembled messages were streamed in pieces and assembled in a buffer: two copies.
+	Assembled uint64
+	// RecvSleeps counts the times a receiver found no message after spinning and slept on the
+	// futex; SendSleeps the times a sender found the ring full after spinning and slept.
+	RecvSleeps, SendSleeps uint64
+}
+
+// Stats returns counts of the messages received so far.
+func (c *Conn) Stats() Stats {
+	return Stats{
+		InPlace:    c.stats.inPlace.Load(),
+		MovedAside: c.stats.movedAside.Load(),
+		Assembled:  c.stats.assembled.Load(),
+		RecvSleeps: c.stats.recvSleeps.Load(),
+		SendSleeps: c.stats.sendSleeps.Load(),
+	}
+}
+
+// acquire registers a user of the mapped memory; it fails once the Conn is dead.
+func (c *Conn) acquire() bool {
+	c.refs.Add(1)
+	if c.dead.Load() {
+		c.release()
+		return false
+	}
+	return true
+}
+
+func (c *Conn) release() {
+	if c.refs.Add(-1) == 0 && c.dead.Load() {
+		select {
+		case c.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// closedErr returns the error of a dead Conn.
+func (c *Conn) closedErr() error {
+	<-c.done
+	return c.err
+}
+
+// fail marks the Conn dead for cause (the first cause wins): pending and later calls fail with
+// an error wrapping transport.ErrClosed and cause. The memory stays mapped until Close. The
+// caller holds a reference (the memory is mapped).
+func (c *Conn) fail(cause error) {
+	c.failOnce.Do(func() {
+		c.err = fmt.Errorf("%w: %w", transport.ErrClosed, cause)
+		c.dead.Store(true)
+		close(c.done)
+		c.rx.close(c.err)
+		c.kickRx()
+		c.kickTx()
+	})
+}
+
+// kickRx makes the receiving side look again: an owner asleep on the ring wakes.
+func (c *Conn) kickRx() {
+	c.rx.kicks.Add(1)
+	ctrl := c.in.ctrl
+	wake(&ctrl.consSleeping, &ctrl.consBell)
+}
+
+// kickTx wakes a Send asleep waiting for room.
+func (c *Conn) kickTx() {
+	ctrl := c.out.ctrl
+	wake(&ctrl.prodSleeping, &ctrl.prodBell)
+}
+
+// kickSafe runs kick unless the memory may be unmapped already (a context's AfterFunc may run
+// after its call returned).
+func (c *Conn) kickSafe(kick func()) {
+	if c.acquire() {
+		kick()
+		c.release()
+		return
+	}
+	// Dead: everything was woken by fail.
+}
+
+// Close closes the connection: the peer is told, pending and later calls on both ends fail with
+// errors wrapping transport.ErrClosed, and messages not yet received are dropped. Close waits
+// for the calls that are inside the shared memory to leave it (a receiver's fn that runs
+// finishes first; so Close must not be called from a fn) and then unmaps it. Close always
+// returns nil.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() {
+		if c.acquire() {
+			c.fail(fmt.Errorf("shm: %s closed locally", c.name))
+			c.release()
+		}
+		_ = c.sock.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = c.sock.Write([]byte{msgBye})
+		_ = c.sock.Close()
+		<-c.readerDone
+		for c.refs.Load() != 0 {
+			<-c.idle
+		}
+		c.rx.free()
+		c.in.unmap()
+		c.out.unmap()
+	})
+	return nil
+}
+
+// readLoop reads the peer's control messages until the socket ends, and then fails the Conn:
+// this is how the death of the peer's process is noticed, at once.
+func (c *Conn) readLoop() {
+	defer close(c.readerDone)
+	var b [16]byte
+	for {
+		n, err := c.sock.Read(b[:])
+		if err != nil || n == 0 {
+			c.fail(c.peerGone(err))
+			return
+		}
+		switch b[0] {
+		case msgDrain:
+			c.onDrain()
+		case msgBye:
+			c.peerBye.Store(true)
+		default:
+			if c.acquire() {
+				c.fail(fmt.Errorf("shm: control message %q from %s: %w", b[0], c.peer, ErrProtocol))
+				c.release()
+			}
+		}
+	}
+}
+
+// peerGone describes the end of the socket.
+func (c *Conn) peerGone(err error) error {
+	switch {
+	case c.dead.Load():
+		return fmt.Errorf("shm: %s closed", c.name)
+	case c.peerBye.Load():
+		return fmt.Errorf("shm: %s closed the connection", c.peer)
+	case err == nil || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
+		return fmt.Errorf("shm: %s went away without closing (its process died?)", c.peer)
+	default:
+		return fmt.Errorf("shm: socket to %s: %w", c.peer, err)
+	}
+}
+
+// failed makes the error of an operation that found the Conn dead.
+func (c *Conn) failed(op string, tag transport.Tag) error {
+	return fmt.Errorf("shm: %s %v: %w", op, tag, c.closedErr())
+}
+
+// Send copies the message into the ring and returns; it never waits for the peer's Recv. When
+// the ring is full it waits for room, and asks the peer to move aside what nobody receives when
+// room does not come soon. Messages above MaxMessage fail with transport.ErrTooLarge; on a
+// closed connection Send fails with an error wrapping transport.ErrClosed. When ctx ends before
+// the message is in the ring, Send returns ctx's error and the message is never received.
+func (c *Conn) Send(ctx context.Context, tag transport.Tag, p []byte) error {
+	if len(p) > MaxMessage {
+		return fmt.Errorf("shm: send %v to %s: %d bytes, limit %d: %w", tag, c.peer, len(p), MaxMessage, transport.ErrTooLarge)
+	}
+	if !c.acquire() {
+		return c.failed("send", tag)
+	}
+	defer c.release()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("shm: send %v to %s: %w", tag, c.peer, err)
+	}
+	select {
+	case c.txLock <- struct{}{}:
+	default:
+		select {
+		case c.txLock <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("shm: send %v to %s: %w", tag, c.peer, ctx.Err())
+		case <-c.done:
+			return c.failed("send", tag)
+		}
+	}
+	defer func() { <-c.txLock }()
+	if len(p) <= c.tx.inlineMax {
+		f := frame{kind: kindWhole, n: len(p), total: len(p), tag: tag}
+		if err := c.waitRoom(ctx, frameLen(len(p))); err != nil {
+			return c.sendErr(ctx, tag, err)
+		}
+		c.tx.publish(c.tx.write(&f, p))
+		return nil
+	}
+	return c.sendStream(ctx, tag, p)
+}
+
+// sendStream sends a message larger than inlineMax in pieces.
+func (c *Conn) sendStream(ctx context.Context, tag transport.Tag, p []byte) error {
+	for sent := 0; sent < len(p); {
+		if err := ctx.Err(); err != nil && sent > 0 {
+			c.cancelStream(tag)
+			return c.sendErr(ctx, tag, err)
+		}
+		n := min(len(p)-sent, c.tx.fragMax)
+		f := frame{kind: kindMore, n: n, total: len(p), tag: tag}
+		if sent == 0 {
+			f.kind = kindFirst
+		}
+		if err := c.waitRoom(ctx, frameLen(n)); err != nil {
+			if sent > 0 {
+				c.cancelStream(tag)
+			}
+			return c.sendErr(ctx, tag, err)
+		}
+		c.tx.publish(c.tx.write(&f, p[sent:sent+n]))
+		sent += n
+		if c.pieceHook != nil {
+			c.pieceHook()
+		}
+	}
+	return nil
+}
+
+// cancelStream abandons a streamed message that was partly sent; ctx has ended, so it waits for
+// room for the cancel frame until the Conn dies (the peer always takes the pieces).
+func (c *Conn) cancelStream(tag transport.Tag) {
+	f := frame{kind: kindCancel, tag: tag}
+	if c.waitRoom(context.Background(), frameLen(0)) == nil {
+		c.tx.publish(c.tx.write(&f, nil))
+	}
+}
+
+// sendErr wraps the error of a Send that could not write.
+func (c *Conn) sendErr(ctx context.Context, tag transport.Tag, err error) error {
+	if errors.Is(err, ErrProtocol) {
+		c.fail(fmt.Errorf("shm: ring to %s: %w", c.peer, err))
+	}
+	if c.dead.Load() {
+		return c.failed("send", tag)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("shm: send %v to %s: %w", tag, c.peer, ctx.Err())
+	}
+	return fmt.Errorf("shm: send %v to %s: %w", tag, c.peer, err)
+}
+
+// requestDrain asks the peer to move aside the messages nobody has taken.
+func (c *Conn) requestDrain() {
+	_, _ = c.sock.Write([]byte{msgDrain})
+}
+
+// errDead stands for "the Conn died while waiting"; callers turn it into the Conn's error.
+var errDead = errors.New("shm: connection died")

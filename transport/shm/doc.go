@@ -1,0 +1,118 @@
+// Package shm is the transport between processes of one host: messages go through shared
+// memory, and a Unix domain socket sets the connection up and watches the peer. It is Linux
+// only (memfd_create, futexes, SCM_RIGHTS); elsewhere the package builds, registers "shm", and
+// every Listen, Dial and Pair fails with an error wrapping errors.ErrUnsupported.
+//
+// Importing the package registers a Transport with the default Config as "shm"
+// (transport.Lookup("shm")).
+//
+// # Addresses and setting up
+//
+// An address is the file-system path of a Unix domain socket (SOCK_SEQPACKET). Listen("")
+// makes a fresh path in $CHORUS_SHM_DIR, or in os.TempDir() when that is not set. Paths, not
+// abstract sockets: abstract sockets belong to a network namespace, and two ranks of one
+// machine in different network namespaces must still connect (topology.HostID calls them one
+// host). The listener removes its socket file when it is closed; a socket file left behind by
+// a killed listener is taken over by the next Listen on that path.
+//
+// When a connection is made, each end creates one memfd (memfd_create, sealed against
+// shrinking and growing), sends it to the other end over the socket (SCM_RIGHTS) and closes
+// its descriptor once both ends have mapped both segments. Nothing is named in /dev/shm and no
+// descriptor stays open: the memory lives exactly as long as the mappings, so it goes away
+// with the processes, even after SIGKILL. A received segment is checked (size, seals, header)
+// before it is mapped.
+//
+// # Rings
+//
+// Each direction has one single-producer ring, in the segment its writer created:
+//
+//	segment:  [ control page | data (RingSize bytes) ]
+//	mapping:  [ control page | data | data again ]    (the data mapped twice, back to back)
+//
+//	control:  head (writer)  tail (reader)  bells (futex words) and sleeper flags
+//	data:     | hdr | payload ... | hdr | payload | ... |      hdr = 64 bytes: kind, length,
+//	                 ^tail                         ^head        message length, Tag
+//
+// head and tail are byte counters that only grow (64-bit atomics, each on its own cache line);
+// a frame starts at a 64-byte boundary. Because the data is mapped twice in a row, every frame
+// is contiguous in memory even where it wraps around the end of the ring, so a receiver can be
+// handed a frame's payload as one slice. The data size is Config.RingSize, DefaultRingSize
+// (4 MiB) by default: large enough that the engine's 256 KiB chunks stream with many of them
+// in flight, and that a message of up to half the ring (InlineMax) travels as one frame while
+// the reader still works on the one before (double buffering); small enough that the memory
+// stays modest: each rank creates one ring per peer on its host (44 MiB with twelve ranks) and
+// maps its peers' rings. BenchmarkProcRingSize compares sizes: below 1 MiB throughput drops.
+//
+// A message of at most InlineMax(RingSize) bytes is one frame. A larger one, up to
+// MaxMessage, is streamed in frames of a quarter of the ring each; the receiving side
+// assembles it in a buffer as the pieces come (whichever receiver reads the ring takes them,
+// whatever their tag, and otherwise they are taken on the sender's request, see below) and
+// hands the whole message to its receiver.
+//
+// # Who copies: the single-copy rule
+//
+// The sender copies the message into the ring. A Recv whose message is at the head of the
+// ring has its fn called with the payload where it lies in the shared memory; the space is
+// given back to the sender when fn returns. That is the only copy on the common path: in
+// order, receiver waiting or not, the message is read where the sender wrote it.
+//
+// A message is moved aside (copied into a buffer and queued by tag) only when something
+// behind it is wanted: a waiting receiver's message is further on in the ring, or the sender
+// asked for room. A Send that finds the ring full waits; if no room comes for drainDelay
+// (1 ms), it asks the peer, over the socket, to move the messages that nobody has taken out of
+// the way. So a Send of any size never depends on its receiver calling Recv: a ring full of
+// messages that nobody has asked for yet is emptied into the receiver's memory, which is the
+// only case where a message is copied twice. Streamed messages are copied twice always (into
+// the assembly buffer, then by fn). Conn.Stats counts the three paths.
+//
+// # Receiving
+//
+// One goroutine at a time, the owner, reads the ring; it is a Recv caller, not a goroutine of
+// the package. The owner runs the fn of every waiting receiver whose message reaches the head
+// (in its own goroutine, as transport.Mailbox does), assembles streamed messages, moves
+// messages aside when the rule above says so, and returns when its own message is done. A new
+// Recv takes the ownership over from an owner that is only waiting, so that the goroutine
+// which most likely gets the next message reads it itself: a receiver that waits for long (the
+// communicator's abort listener does, on every connection) costs the stream nothing. An owner
+// that got its message hands the ownership to the receiver whose message is next in the ring,
+// if any; otherwise, when receivers still wait, the ring stays unwatched for graceDelay
+// (100 us), in case the goroutine that just finished calls Recv again (the engine receives
+// chunk after chunk), and then one of the waiting receivers becomes the owner. A receiver that
+// does not own the ring waits on a channel.
+//
+// # Waiting
+//
+// A sender waiting for room and an owner waiting for a frame poll the ring's counters for
+// spinDuration (50 us) and then sleep on a futex in the shared memory (FUTEX_WAIT and
+// FUTEX_WAKE without FUTEX_PRIVATE_FLAG, since the two ends are different processes): the
+// consumer bell for the owner, the producer bell for a sender. The polling is tight for the
+// first 5 us (a round trip on an idle machine takes about one), then calls sched_yield between
+// polls, so that on a busy machine the peer process gets the CPU it may be waiting for, and
+// runtime.Gosched now and then, for goroutines of this process queued behind the poller. A
+// sleeper raises a flag beside its bell; the other side rings the bell (bumps it and wakes the
+// futex) only when the flag is up, so a busy connection makes no system calls, and an idle one
+// costs no CPU: its owner, if any, sleeps in the kernel, and other receivers wait on channels.
+// Conn.Stats counts the sleeps.
+//
+// # Failure
+//
+// The socket stays open for the life of the connection, and one goroutine per connection reads
+// it: the peer's requests for room, its goodbye, and the end of the stream. When the peer
+// closes or its process dies (the kernel closes its socket, even on SIGKILL), the reader fails
+// the connection at once: every pending and later Send and Recv on this end returns an error
+// wrapping transport.ErrClosed, sleepers are woken through their futexes, and no timeout is
+// involved. Close does the same on both ends, waits for the calls in progress to leave the
+// shared memory, and unmaps it. The shared memory is not trusted further than it must be:
+// counters and frame headers are checked before use, and a bad one closes the connection with
+// an error wrapping ErrProtocol.
+//
+// # Limits
+//
+// MaxMessage (256 MiB) is the largest message; a larger Send fails with transport.ErrTooLarge,
+// and a frame announcing more closes the connection. The receiving side allocates a buffer of
+// the announced length for a streamed message, so the limit bounds what a peer can make it
+// allocate; it is far above the engine's 256 KiB chunks and the 16 MiB that the conformance
+// suite sends. RingSize is a power of two between MinRingSize (64 KiB) and MaxRingSize
+// (1 GiB); InlineMax(RingSize) is the largest message read in place (2 MiB less 64 bytes with
+// the default ring).
+package shm

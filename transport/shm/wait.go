@@ -1,0 +1,147 @@
+//go:build linux
+
+package shm
+
+import (
+	"context"
+	"runtime"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Waiting; see the package documentation.
+const (
+	// spinDuration is how long a waiter polls the ring before it sleeps on a futex.
+	spinDuration = 50 * time.Microsecond
+	// spinBatch is how many polls go between looks at the clock, the context, and the scheduler.
+	spinBatch = 64
+	// drainDelay is how long a Send waits for room before it asks the peer to make some.
+	drainDelay = time.Millisecond
+)
+
+// sleepState is what a sleeping Send keeps on the heap: the futex timeout, which the kernel
+// reads through a pointer.
+type sleepState struct {
+	ts unix.Timespec
+}
+
+// waitRoom waits until the ring has need free bytes. It returns nil then, ctx's error, errDead,
+// or an error wrapping ErrProtocol. The caller holds txLock.
+func (c *Conn) waitRoom(ctx context.Context, need uint64) error {
+	if ok, err := c.tx.room(need); ok || err != nil {
+		return err
+	}
+	done := ctx.Done()
+	start := time.Now()
+	for i := 1; ; i++ {
+		if ok, err := c.tx.room(need); ok || err != nil {
+			return err
+		}
+		if c.dead.Load() {
+			return errDead
+		}
+		if i%spinBatch == 0 {
+			select {
+			case <-done:
+				return ctx.Err()
+			default:
+			}
+			if time.Since(start) > spinDuration {
+				break
+			}
+			yield(i, start)
+		}
+	}
+	if done != nil {
+		stop := context.AfterFunc(ctx, c.kickTxFn)
+		defer stop()
+	}
+	ctrl := c.out.ctrl
+	nextDrain := start.Add(c.drainDelay)
+	for {
+		bell := ctrl.prodBell.Load()
+		ctrl.prodSleeping.Store(1)
+		ok, err := c.tx.room(need)
+		switch {
+		case ok || err != nil:
+		case c.dead.Load():
+			err = errDead
+		default:
+			err = ctx.Err()
+		}
+		if ok || err != nil {
+			return err
+		}
+		d := time.Until(nextDrain)
+		if d <= 0 {
+			c.requestDrain()
+			nextDrain = time.Now().Add(c.drainDelay)
+			d = c.drainDelay
+		}
+		c.txSleep.ts = unix.NsecToTimespec(int64(d))
+		c.stats.sendSleeps.Add(1)
+		sleep(&ctrl.prodBell, bell, &c.txSleep.ts)
+	}
+}
+
+// waitRx waits, as the owner, until something may have changed since the owner found nothing
+// to do: the producer published past head, kicks moved (a new waiter, a drain request, a
+// close, ctx's end), or the ownership was taken. It spins first when spin is set.
+func (c *Conn) waitRx(ctx context.Context, w *waiter, head, kicks uint64, spin bool) {
+	done := ctx.Done()
+	if spin {
+		start := time.Now()
+		for i := 1; ; i++ {
+			if c.rxMoved(w, head, kicks) {
+				return
+			}
+			if i%spinBatch == 0 {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if time.Since(start) > spinDuration {
+					break
+				}
+				yield(i, start)
+			}
+		}
+	}
+	if done != nil {
+		stop := context.AfterFunc(ctx, c.kickRxFn)
+		defer stop()
+	}
+	ctrl := c.in.ctrl
+	for {
+		bell := ctrl.consBell.Load()
+		ctrl.consSleeping.Store(1)
+		if c.rxMoved(w, head, kicks) || ctx.Err() != nil {
+			return
+		}
+		c.stats.recvSleeps.Add(1)
+		sleep(&ctrl.consBell, bell, nil)
+		if c.rxMoved(w, head, kicks) || ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// rxMoved reports whether the owner w, which saw head and kicks, must look again.
+func (c *Conn) rxMoved(w *waiter, head, kicks uint64) bool {
+	return c.in.ctrl.head.Load() != head || c.rx.kicks.Load() != kicks || c.rx.ownerPtr.Load() != w || c.dead.Load()
+}
+
+// yield lets others run during a spin, at poll i: after a few microseconds of spinning, other
+// threads (sched_yield), since on a busy machine the peer process may be waiting for this CPU;
+// and now and then other goroutines of this P. Not at every poll: runtime.Gosched wakes an idle
+// P, whose thread then competes for the CPUs with the peer process.
+func yield(i int, start time.Time) {
+	if time.Since(start) > 5*time.Microsecond {
+		_, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+	}
+	if i%(32*spinBatch) == 0 {
+		runtime.Gosched()
+	}
+}
