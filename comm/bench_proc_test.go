@@ -52,7 +52,7 @@ func BenchmarkQUICProcesses(b *testing.B) {
 
 // timings runs the child mode as 2 ranks and returns the elapsed nanoseconds they report.
 func timings(b *testing.B, mode string) []float64 {
-	outs, errs := runRanks(b, 2, mode)
+	outs, errs := rankRun{n: 2, mode: mode, env: func(int) []string { return []string{"CHORUS_TRANSPORT=quic"} }}.run(b)
 	var ns []float64
 	for r := range outs {
 		if errs[r] != nil {

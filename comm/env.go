@@ -11,12 +11,15 @@ import (
 
 	"github.com/chorus-cc/chorus/comm/rendezvous"
 	"github.com/chorus-cc/chorus/transport/quic"
+	"github.com/chorus-cc/chorus/transport/shm"
 )
 
 // InitFromEnv joins the job that the environment describes, as `chorus run`, torchrun, Slurm or
 // Open MPI set it up: rank, size and the store's address come from rendezvous.FromEnv (CHORUS_*
-// first; see comm/rendezvous for the precedence), the job secret from CHORUS_SECRET. Ranks talk
-// over QUIC: each rank makes its own key, publishes the key's fingerprint through the
+// first; see comm/rendezvous for the precedence), the job secret from CHORUS_SECRET. Ranks on one
+// host talk through shared memory (transport/shm, its sockets in CHORUS_SHM_DIR or the temporary
+// directory), ranks on different hosts over QUIC; CHORUS_TRANSPORT=quic or shm forces one for
+// every pair. Over QUIC, each rank makes its own key, publishes the key's fingerprint through the
 // (authenticated) store, and accepts connections only from keys published there.
 //
 // The rank listens on CHORUS_LISTEN (host:port) when set, otherwise on the local address of the
@@ -52,7 +55,19 @@ func initQUIC(ctx context.Context, job rendezvous.Job, store rendezvous.Store, c
 	if listen == "" {
 		listen = net.JoinHostPort(localIPToward(job.URL()), "0")
 	}
-	return Init(ctx, Member{Rank: job.Rank, Size: job.Size, Store: store, Transport: tr, ListenAddr: listen}, cfg)
+	m := Member{Rank: job.Rank, Size: job.Size, Store: store, Transport: tr, ListenAddr: listen}
+	switch force := os.Getenv("CHORUS_TRANSPORT"); force {
+	case "", "quic", "shm":
+		m.Force = force
+	default:
+		return nil, fmt.Errorf("%w: CHORUS_TRANSPORT=%q: want quic or shm (or unset: shm inside a host, quic between)", ErrInvalid, force)
+	}
+	if m.Force != "quic" {
+		if m.Local, err = shm.New(shm.Config{}); err != nil {
+			return nil, fmt.Errorf("chorus: init rank %d: %w", job.Rank, err)
+		}
+	}
+	return Init(ctx, m, cfg)
 }
 
 // pinnedQUIC returns a QUIC transport with a fresh key whose fingerprint it publishes in store

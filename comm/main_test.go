@@ -68,7 +68,7 @@ func child(mode string) int {
 				return 1
 			}
 		}
-		fmt.Printf("rank %d of %d ok\n", c.Rank(), n)
+		fmt.Printf("rank %d of %d ok, transports %v\n", c.Rank(), n, c.Transports())
 		return 0
 	case "sigkill":
 		// Every rank all-reduces in a loop; rank 1 dies by SIGKILL in the middle of its second.

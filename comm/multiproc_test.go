@@ -22,38 +22,55 @@ import (
 )
 
 // TestInitFromEnvProcesses runs ranks as separate processes (this test binary, re-executed) that
-// meet through an authenticated store and all-reduce over QUIC.
+// meet through an authenticated store and all-reduce: through shared memory, as they are on one
+// host; over QUIC when forced; and over both when ranks 0 and 1 pretend to be on another host
+// than rank 2.
 func TestInitFromEnvProcesses(t *testing.T) {
-	outs, errs := runRanks(t, 3, "allreduce")
-	for r := range outs {
-		require.NoError(t, errs[r], "rank %d: %s", r, outs[r])
-		require.Contains(t, outs[r], "rank "+strconv.Itoa(r)+" of 3 ok")
+	for _, tc := range []struct {
+		name, want string
+		env        func(rank int) []string
+	}{
+		{"shm", "[shm]", nil},
+		{"quic", "[quic]", func(int) []string { return []string{"CHORUS_TRANSPORT=quic"} }},
+		{"both", "", func(r int) []string { return []string{"CHORUS_HOST_ID=pretend-" + strconv.Itoa(r/2)} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			outs, errs := rankRun{n: 3, mode: "allreduce", env: tc.env}.run(t)
+			for r := range outs {
+				require.NoError(t, errs[r], "rank %d: %s", r, outs[r])
+				require.Contains(t, outs[r], "rank "+strconv.Itoa(r)+" of 3 ok")
+				want := tc.want
+				if want == "" {
+					want = map[int]string{0: "[quic shm]", 1: "[quic shm]", 2: "[quic]"}[r]
+				}
+				require.Contains(t, outs[r], "transports "+want, "rank %d", r)
+			}
+		})
 	}
 }
 
 // A rank killed in the middle of an all-reduce makes the others fail with an error that names
-// it, found by the transport (the peer's connection ends: QUIC's idle timeout, 10 s by default),
-// not by the collective timeout, which the children leave at its 5-minute default.
+// it, found by the transport, not by the collective timeout, which the children leave at its
+// 5-minute default: over shared memory at once (the peer's socket closes), over QUIC after the
+// idle timeout (10 s by default).
 func TestRankKilledMidAllReduce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for the QUIC idle timeout (10 s); runs in the full suite")
+	for _, tr := range []string{"shm", "quic"} {
+		t.Run(tr, func(t *testing.T) {
+			if tr == "quic" && testing.Short() {
+				t.Skip("waits for the QUIC idle timeout (10 s); runs in the full suite")
+			}
+			outs, errs := rankRun{n: 3, mode: "sigkill", env: func(int) []string { return []string{"CHORUS_TRANSPORT=" + tr} }}.run(t)
+			require.Error(t, errs[1], "rank 1 was to kill itself")
+			for _, r := range []int{0, 2} {
+				require.NoError(t, errs[r], "rank %d: %s", r, outs[r])
+				t.Logf("rank %d: %s", r, outs[r])
+				require.Contains(t, outs[r], fmt.Sprintf("rank %d failed", r))
+				require.Contains(t, outs[r], "rank 1", "rank %d's error does not name the dead rank: %s", r, outs[r])
+				require.NotContains(t, outs[r], "timed out after 5m", "rank %d waited for the collective timeout", r)
+				require.Contains(t, outs[r], "goroutines back to the baseline", "rank %d leaked goroutines", r)
+			}
+		})
 	}
-	outs, errs := runRanks(t, 3, "sigkill")
-	require.Error(t, errs[1], "rank 1 was to kill itself")
-	for _, r := range []int{0, 2} {
-		require.NoError(t, errs[r], "rank %d: %s", r, outs[r])
-		t.Logf("rank %d: %s", r, outs[r])
-		require.Contains(t, outs[r], fmt.Sprintf("rank %d failed", r))
-		require.Contains(t, outs[r], "rank 1", "rank %d's error does not name the dead rank: %s", r, outs[r])
-		require.NotContains(t, outs[r], "timed out after 5m", "rank %d waited for the collective timeout", r)
-		require.Contains(t, outs[r], "goroutines back to the baseline", "rank %d leaked goroutines", r)
-	}
-}
-
-// runRanks runs n ranks as processes (this test binary in child mode) that meet through an
-// authenticated store, and returns each one's output and exit error.
-func runRanks(t testing.TB, n int, mode string) ([]string, []error) {
-	return rankRun{n: n, mode: mode}.run(t)
 }
 
 // rankRun describes a multi-process run.
@@ -62,6 +79,7 @@ type rankRun struct {
 	mode      string                                    // CHORUS_TEST_CHILD of the ranks
 	storeAddr string                                    // where the store listens; "" is 127.0.0.1:0
 	wrap      func(rank int) []string                   // prefix of rank's command, or nil
+	env       func(rank int) []string                   // more environment of rank, or nil
 	logger    *slog.Logger                              // the store server's logger, or nil
 	during    func(srv *rendezvous.Server, addr string) // runs while the ranks run, or nil
 }
@@ -94,6 +112,9 @@ func (rr rankRun) run(t testing.TB) ([]string, []error) {
 			"CHORUS_SECRET="+secret,
 			"GORACE=atexit_sleep_ms=0",
 		)
+		if rr.env != nil {
+			cmd.Env = append(cmd.Env, rr.env(r)...)
+		}
 		bufs[r] = &strings.Builder{}
 		cmd.Stdout, cmd.Stderr = bufs[r], bufs[r]
 		require.NoError(t, cmd.Start())

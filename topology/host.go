@@ -15,19 +15,20 @@ const HostIDEnv = "CHORUS_HOST_ID"
 // Unix socket found at a path in the file system. That needs one kernel and one view of the file
 // system, so on Linux the identity is
 //
-//	boot:<boot_id>/mnt:<mount namespace inode>/root:<device>.<inode of />
+//	boot:<boot_id>/root:<device>.<inode of />
 //
 // The kernel's boot_id (/proc/sys/kernel/random/boot_id) is random per boot, so it names one
-// kernel. The mount namespace (the inode of /proc/self/ns/mnt) and the root directory (which
-// chroot changes) name one view of the file system: containers on one kernel have their own
-// mount namespaces and cannot reach each other's socket paths, so they are different hosts.
-// The network namespace is left out on purpose: processes in different network namespaces that
-// share the file system reach each other's path-named Unix sockets (abstract ones they do not,
-// so the shm transport must use paths) and are one host.
+// kernel. The root directory names one view of the file system: a container is started in a
+// root of its own (pivot_root or chroot into its image), so containers on one kernel, which
+// cannot reach each other's socket paths, are different hosts. Namespaces are left out on
+// purpose: processes in different network namespaces reach each other's path-named Unix sockets
+// (abstract ones they do not, so the shm transport uses paths), and a private mount namespace
+// over the same root, as `ip netns exec` makes, still sees the same /tmp; they are one host.
 //
 // The rule errs towards splitting: two containers that bind-mount one directory are called two
-// hosts and talk QUIC, which is slower but works, while calling two hosts one would pick a
-// transport that cannot work.
+// hosts and talk QUIC, which is slower but works. A mount namespace that hides the socket
+// directory behind its own mount over the same root would be called one host wrongly: set
+// CHORUS_SHM_DIR to a directory both see, or CHORUS_HOST_ID, or CHORUS_TRANSPORT=quic.
 //
 // Where /proc cannot be read (or off Linux) the identity is "hostname:<hostname>". The
 // environment variable CHORUS_HOST_ID, when set, overrides all of this.

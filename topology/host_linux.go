@@ -16,10 +16,6 @@ func kernelHostID(proc string) string {
 		return ""
 	}
 	id := "boot:" + strings.TrimSpace(string(boot))
-	// The link reads "mnt:[4026531832]"; kernels before 3.8 have no such link.
-	if link, err := os.Readlink(filepath.Join(proc, "self/ns/mnt")); err == nil {
-		id += "/mnt:" + strings.TrimSuffix(strings.TrimPrefix(link, "mnt:["), "]")
-	}
 	var st syscall.Stat_t
 	if err := syscall.Stat("/", &st); err == nil {
 		id += fmt.Sprintf("/root:%d.%d", st.Dev, st.Ino)

@@ -513,11 +513,12 @@ func benchFromEnv(ctx context.Context, cfg benchConfig, env benchEnv, stdout, st
 		fmt.Fprintf(stderr, "chorus bench: %v\n", err)
 		return 1
 	}
-	name := env.getenv("CHORUS_TRANSPORT")
-	if name == "" {
-		name = "quic"
+	// The transports this rank (rank 0 prints) reaches its peers with: shm inside a host, quic
+	// between hosts, unless CHORUS_TRANSPORT forces one.
+	cfg.opts.Transport = strings.Join(c.Transports(), "+")
+	if cfg.opts.Transport == "" {
+		cfg.opts.Transport = "none" // a job of one rank
 	}
-	cfg.opts.Transport = name
 	if cmd := env.getenv(commandEnvVar); cmd != "" {
 		cfg.command = cmd
 	}

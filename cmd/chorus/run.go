@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chorus-cc/chorus/comm/rendezvous"
+	"github.com/chorus-cc/chorus/transport/shm"
 )
 
 // Exit statuses of chorus run besides the ranks' own.
@@ -211,6 +212,18 @@ func launch(ctx context.Context, cfg runConfig, env []string, stdout, stderr io.
 			host = "127.0.0.1"
 		}
 		rdzv = net.JoinHostPort(host, port)
+	}
+
+	// The ranks' shared-memory sockets go to a directory of this job, removed at the end, so
+	// that a rank killed while it listens leaves nothing behind.
+	if dir, ok := lookupEnv(env, shm.EnvDir); !ok || dir == "" {
+		dir, err := os.MkdirTemp("", "chorus-job-")
+		if err != nil {
+			logf("making the job's directory: %v", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		env = append(append([]string(nil), env...), shm.EnvDir+"="+dir)
 	}
 
 	size := cfg.nnodes * cfg.nprocs
