@@ -320,28 +320,41 @@ func TestBenchExitCode(t *testing.T) {
 }
 
 // TestBenchLaunch runs chorus bench -N 2 as a user would: the launcher starts two ranks (the
-// test binary acting as chorus) that meet over QUIC through the rendezvous store; rank 0
-// prints the table without the launcher's rank prefix and writes the JSON report.
+// test binary acting as chorus) that meet through the rendezvous store, over shared memory by
+// default and over QUIC when CHORUS_TRANSPORT says so; rank 0 prints the table without the
+// launcher's rank prefix and writes the JSON report.
 func TestBenchLaunch(t *testing.T) {
 	t.Parallel()
-	jsonPath := filepath.Join(t.TempDir(), "quic.json")
-	code, stdout, stderr := runBench(t, testBenchEnv(nil), "allreduce", "-N", "2", "-b", "1K", "-e", "16K", "-f", "16",
-		"-n", "2", "-w", "1", "--json", jsonPath)
-	require.Equal(t, 0, code, "stderr: %s\nstdout: %s", stderr, stdout)
-	require.Contains(t, stdout, "# chorus bench allreduce: 2 ranks, transport quic\n")
-	require.NotContains(t, stdout, "[rank ")
-	rows := tableRows(t, stdout)
-	require.Len(t, rows, 2)
-	for _, r := range rows {
-		require.Equal(t, "0", r[8])
-		require.Equal(t, "0", r[12])
-		require.Equal(t, "quic", r[14])
+	for _, tr := range []string{"", "quic"} {
+		want := tr
+		if want == "" {
+			want = "shm"
+		}
+		t.Run(want, func(t *testing.T) {
+			var vars map[string]string
+			if tr != "" {
+				vars = map[string]string{"CHORUS_TRANSPORT": tr}
+			}
+			jsonPath := filepath.Join(t.TempDir(), want+".json")
+			code, stdout, stderr := runBench(t, testBenchEnv(vars), "allreduce", "-N", "2", "-b", "1K", "-e", "16K", "-f", "16",
+				"-n", "2", "-w", "1", "--json", jsonPath)
+			require.Equal(t, 0, code, "stderr: %s\nstdout: %s", stderr, stdout)
+			require.Contains(t, stdout, "# chorus bench allreduce: 2 ranks, transport "+want+"\n")
+			require.NotContains(t, stdout, "[rank ")
+			rows := tableRows(t, stdout)
+			require.Len(t, rows, 2)
+			for _, r := range rows {
+				require.Equal(t, "0", r[8])
+				require.Equal(t, "0", r[12])
+				require.Equal(t, want, r[14])
+			}
+			rep, err := bench.ReadJSONFile(jsonPath)
+			require.NoError(t, err)
+			require.Len(t, rep.Ranks, 2)
+			require.NotEqual(t, rep.Ranks[0].PID, rep.Ranks[1].PID, "the ranks are separate processes")
+			require.Contains(t, rep.Command, "chorus bench allreduce -N 2 ", "the report has the command the user typed")
+		})
 	}
-	rep, err := bench.ReadJSONFile(jsonPath)
-	require.NoError(t, err)
-	require.Len(t, rep.Ranks, 2)
-	require.NotEqual(t, rep.Ranks[0].PID, rep.Ranks[1].PID, "the ranks are separate processes")
-	require.Contains(t, rep.Command, "chorus bench allreduce -N 2 ", "the report has the command the user typed")
 }
 
 func TestBenchCompare(t *testing.T) {
