@@ -2,18 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"net"
-	"net/url"
-	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/chorus-cc/chorus/comm"
 	"github.com/chorus-cc/chorus/comm/rendezvous"
-	"github.com/chorus-cc/chorus/transport/quic"
 )
 
 // joinOptions are the fields of chorusConfig_t, with zero meaning the default.
@@ -59,22 +54,18 @@ func checkAlgorithms(spec map[string]string) error {
 	return nil
 }
 
-// joined is a communicator with the store it was made through, which lives as long as it.
+// joined is a communicator made through the C ABI.
 type joined struct {
-	c     *comm.Comm
-	store rendezvous.Store // nil when c closes its own
+	c *comm.Comm
 }
 
-// close closes the communicator, then the store.
+// close closes the communicator (and with it the store it was made through).
 func (j *joined) close() {
 	_ = j.c.Close()
-	if j.store != nil {
-		_ = j.store.Close()
-	}
 }
 
-// join joins the group of size ranks as rank through the store at rawURL, over QUIC with
-// pinned keys, as comm.InitFromEnv does from the environment.
+// join joins the group of size ranks as rank through the store at rawURL, as comm.InitFromEnv
+// does from the environment: shared memory inside a host, QUIC with pinned keys between hosts.
 func join(size, rank int, rawURL string, secret []byte, o joinOptions) (*joined, error) {
 	switch {
 	case size < 1 || rank < 0 || rank >= size:
@@ -86,88 +77,13 @@ func join(size, rank int, rawURL string, secret []byte, o joinOptions) (*joined,
 	if err != nil {
 		return nil, err
 	}
-	if o.initTimeout <= 0 {
-		o.initTimeout = comm.DefaultInitTimeout
-	}
-	if o.prefix == "" {
-		o.prefix = "chorus"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), o.initTimeout)
-	defer cancel()
-	store, err := rendezvous.Open(ctx, rawURL, secret)
-	if err != nil {
-		return nil, fmt.Errorf("chorus: init rank %d: rendezvous %s: %w", rank, rawURL, err)
-	}
-	tr, err := pinnedQUIC(ctx, store, o.prefix+"/keys/")
-	if err != nil {
-		store.Close()
-		return nil, fmt.Errorf("chorus: init rank %d: %w", rank, err)
-	}
-	listen := o.listen
-	if listen == "" {
-		listen = os.Getenv("CHORUS_LISTEN")
-	}
-	if listen == "" {
-		listen = net.JoinHostPort(localIPToward(storeURL(rawURL)), "0")
-	}
-	c, err := comm.Init(ctx, comm.Member{
-		Rank: rank, Size: size, Store: store, Transport: tr, ListenAddr: listen,
-		Prefix: o.prefix, InitTimeout: o.initTimeout,
+	c, err := comm.Join(context.Background(), rawURL, secret, comm.Member{
+		Rank: rank, Size: size, ListenAddr: o.listen, Prefix: o.prefix, InitTimeout: o.initTimeout,
 	}, cfg)
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
-	return &joined{c: c, store: store}, nil
-}
-
-// pinnedQUIC returns a QUIC transport with a fresh key whose fingerprint it publishes in store
-// under prefix, and which accepts only peers whose keys are published there.
-func pinnedQUIC(ctx context.Context, store rendezvous.Store, prefix string) (*quic.Transport, error) {
-	id, err := quic.NewIdentity()
-	if err != nil {
-		return nil, err
-	}
-	keyOf := func(fp [32]byte) string { return prefix + hex.EncodeToString(fp[:]) }
-	if err := store.Set(ctx, keyOf(id.Fingerprint()), []byte{1}); err != nil {
-		return nil, fmt.Errorf("publish key: %w", err)
-	}
-	return quic.New(quic.Config{Identity: id, Allowed: func(peer [32]byte) bool {
-		// A peer dials only after reading our address, which it reads after publishing its
-		// key, so its key is in the store by now; the wait only covers a slow store.
-		c, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, err := store.Get(c, keyOf(peer))
-		return err == nil
-	}})
-}
-
-// storeURL returns the URL of the store that rawURL names: for env://, the one the environment
-// names (or rawURL itself when the environment names none).
-func storeURL(rawURL string) string {
-	if !strings.HasPrefix(rawURL, "env:") {
-		return rawURL
-	}
-	job, err := rendezvous.FromEnv(os.Getenv)
-	if err != nil {
-		return rawURL
-	}
-	return job.URL()
-}
-
-// localIPToward returns this host's address on the interface that routes to the host of the
-// store URL (found by connecting a UDP socket, which sends nothing), or 127.0.0.1.
-func localIPToward(storeURL string) string {
-	u, err := url.Parse(storeURL)
-	if err != nil || u.Scheme != "tcp" || u.Hostname() == "" {
-		return "127.0.0.1"
-	}
-	conn, err := net.Dial("udp", net.JoinHostPort(u.Hostname(), "9"))
-	if err != nil {
-		return "127.0.0.1"
-	}
-	defer conn.Close()
-	return conn.LocalAddr().(*net.UDPAddr).IP.String()
+	return &joined{c: c}, nil // c closes its store
 }
 
 // serve starts a rendezvous server on listen (host:port) for clients holding secret and

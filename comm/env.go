@@ -29,11 +29,61 @@ func InitFromEnv(ctx context.Context, cfg Config) (*Comm, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chorus: init from environment: %w", err)
 	}
-	store, err := rendezvous.Open(ctx, job.URL(), job.Secret)
-	if err != nil {
-		return nil, fmt.Errorf("chorus: init rank %d: rendezvous %s: %w", job.Rank, job.Addr, err)
+	return Join(ctx, job.URL(), job.Secret, Member{Rank: job.Rank, Size: job.Size}, cfg)
+}
+
+// Join joins a job as InitFromEnv does, with the rank, size, store URL (tcp://, file:// or env://,
+// see rendezvous.Open) and secret given by the caller (the C ABI's init takes them so). From m it
+// uses Rank and Size; ListenAddr ("": CHORUS_LISTEN, else the interface toward the store);
+// Prefix ("chorus"), under which the keys are published too; InitTimeout
+// (DefaultInitTimeout), which bounds reaching the store as well; Force ("": CHORUS_TRANSPORT) and
+// HostID. It makes the Store, the QUIC Transport and the shared-memory Local itself. The store is
+// closed with the communicator.
+func Join(ctx context.Context, storeURL string, secret []byte, m Member, cfg Config) (*Comm, error) {
+	if m.Size < 1 || m.Rank < 0 || m.Rank >= m.Size {
+		return nil, fmt.Errorf("%w: init: rank %d of size %d", ErrInvalid, m.Rank, m.Size)
 	}
-	c, err := initQUIC(ctx, job, store, cfg)
+	if _, err := cfg.resolve(); err != nil { // before waiting for anyone
+		return nil, err
+	}
+	if m.Prefix == "" {
+		m.Prefix = "chorus"
+	}
+	if m.InitTimeout <= 0 {
+		m.InitTimeout = DefaultInitTimeout
+	}
+	if m.Force == "" {
+		m.Force = os.Getenv("CHORUS_TRANSPORT")
+	}
+	switch m.Force {
+	case "", "quic", "shm":
+	default:
+		return nil, fmt.Errorf("%w: CHORUS_TRANSPORT=%q: want quic or shm (or unset: shm inside a host, quic between)", ErrInvalid, m.Force)
+	}
+	octx, cancel := context.WithTimeout(ctx, m.InitTimeout)
+	defer cancel()
+	store, err := rendezvous.Open(octx, storeURL, secret)
+	if err != nil {
+		return nil, fmt.Errorf("chorus: init rank %d: rendezvous %s: %w", m.Rank, storeURL, err)
+	}
+	m.Store = store
+	if m.Transport, err = pinnedQUIC(octx, store, m.Prefix+"/keys/"); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("chorus: init rank %d: %w", m.Rank, err)
+	}
+	if m.ListenAddr == "" {
+		m.ListenAddr = os.Getenv("CHORUS_LISTEN")
+	}
+	if m.ListenAddr == "" {
+		m.ListenAddr = net.JoinHostPort(localIPToward(resolveEnvURL(storeURL)), "0")
+	}
+	if m.Force != "quic" {
+		if m.Local, err = shm.New(shm.Config{}); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("chorus: init rank %d: %w", m.Rank, err)
+		}
+	}
+	c, err := Init(ctx, m, cfg)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -46,28 +96,15 @@ func InitFromEnv(ctx context.Context, cfg Config) (*Comm, error) {
 	return c, nil
 }
 
-func initQUIC(ctx context.Context, job rendezvous.Job, store rendezvous.Store, cfg Config) (*Comm, error) {
-	tr, err := pinnedQUIC(ctx, store, "chorus/keys/")
-	if err != nil {
-		return nil, fmt.Errorf("chorus: init rank %d: %w", job.Rank, err)
+// resolveEnvURL returns the store URL that an env:// URL stands for, or rawURL itself.
+func resolveEnvURL(rawURL string) string {
+	if u, err := url.Parse(rawURL); err != nil || u.Scheme != "env" {
+		return rawURL
 	}
-	listen := os.Getenv("CHORUS_LISTEN")
-	if listen == "" {
-		listen = net.JoinHostPort(localIPToward(job.URL()), "0")
+	if job, err := rendezvous.FromEnv(os.Getenv); err == nil {
+		return job.URL()
 	}
-	m := Member{Rank: job.Rank, Size: job.Size, Store: store, Transport: tr, ListenAddr: listen}
-	switch force := os.Getenv("CHORUS_TRANSPORT"); force {
-	case "", "quic", "shm":
-		m.Force = force
-	default:
-		return nil, fmt.Errorf("%w: CHORUS_TRANSPORT=%q: want quic or shm (or unset: shm inside a host, quic between)", ErrInvalid, force)
-	}
-	if m.Force != "quic" {
-		if m.Local, err = shm.New(shm.Config{}); err != nil {
-			return nil, fmt.Errorf("chorus: init rank %d: %w", job.Rank, err)
-		}
-	}
-	return Init(ctx, m, cfg)
+	return rawURL
 }
 
 // pinnedQUIC returns a QUIC transport with a fresh key whose fingerprint it publishes in store
