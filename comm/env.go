@@ -22,6 +22,10 @@ import (
 // every pair. Over QUIC, each rank makes its own key, publishes the key's fingerprint through the
 // (authenticated) store, and accepts connections only from keys published there.
 //
+// Under torchrun, Slurm or Open MPI without CHORUS_RDZV, the store is at MASTER_ADDR and
+// MASTER_PORT+1, and rank 0 serves it itself for the life of its communicator (MASTER_PORT is
+// torchrun's own store). Set CHORUS_SECRET in the job's environment to authenticate it.
+//
 // The rank listens on CHORUS_LISTEN (host:port) when set, otherwise on the local address of the
 // interface that reaches the store, port chosen by the system.
 func InitFromEnv(ctx context.Context, cfg Config) (*Comm, error) {
@@ -29,7 +33,42 @@ func InitFromEnv(ctx context.Context, cfg Config) (*Comm, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chorus: init from environment: %w", err)
 	}
-	return Join(ctx, job.URL(), job.Secret, Member{Rank: job.Rank, Size: job.Size}, cfg)
+	var stop func()
+	if job.Serve && job.Rank == 0 {
+		if stop, err = serveStore(job); err != nil {
+			return nil, fmt.Errorf("chorus: init rank 0: %w", err)
+		}
+	}
+	c, err := Join(ctx, job.URL(), job.Secret, Member{Rank: job.Rank, Size: job.Size}, cfg)
+	if stop != nil {
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		release := c.release
+		c.release = func() { release(); stop() }
+	}
+	return c, err
+}
+
+// serveStore serves the job's store from this process, on every interface at the port of
+// job.Addr, for clients holding job.Secret, and returns the function that stops it.
+func serveStore(job rendezvous.Job) (func(), error) {
+	_, port, err := net.SplitHostPort(job.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("store address %q: %w", job.Addr, err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("", port))
+	if err != nil {
+		return nil, fmt.Errorf("serve the store (MASTER_PORT+1): %w", err)
+	}
+	srv := rendezvous.NewServer(rendezvous.ServerConfig{Secret: job.Secret})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln) // nil after Close; an accept error leaves the others to time out
+	}()
+	return func() { _ = srv.Close(); <-done }, nil
 }
 
 // Join joins a job as InitFromEnv does, with the rank, size, store URL (tcp://, file:// or env://,

@@ -197,3 +197,35 @@ func (s *safeBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestTorchrunEnvironment runs ranks with only torchrun's variables: no launcher serves a Chorus
+// store, so rank 0 serves it at MASTER_PORT+1 (MASTER_PORT being torch's own store there).
+func TestTorchrunEnvironment(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close()) // free again for rank 0; MASTER_PORT is the one before it
+	const n = 3
+	cmds := make([]*exec.Cmd, n)
+	outs := make([]*strings.Builder, n)
+	for r := range n {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "CHORUS_") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, "CHORUS_TEST_CHILD=allreduce", "GORACE=atexit_sleep_ms=0",
+			"RANK="+strconv.Itoa(r), "WORLD_SIZE="+strconv.Itoa(n), "LOCAL_RANK="+strconv.Itoa(r),
+			"MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port-1), "CHORUS_SECRET=torchrun-test")
+		outs[r] = &strings.Builder{}
+		cmd.Stdout, cmd.Stderr = outs[r], outs[r]
+		require.NoError(t, cmd.Start())
+		cmds[r] = cmd
+	}
+	for r, cmd := range cmds {
+		err := cmd.Wait()
+		require.NoError(t, err, "rank %d: %s", r, outs[r])
+		require.Contains(t, outs[r].String(), "rank "+strconv.Itoa(r)+" of 3 ok")
+	}
+}

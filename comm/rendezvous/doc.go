@@ -30,6 +30,9 @@
 //	4           Open MPI   OMPI_COMM_WORLD_RANK  OMPI_COMM_WORLD_SIZE  OMPI_COMM_WORLD_LOCAL_RANK  OMPI_COMM_WORLD_LOCAL_SIZE
 //
 // Rank and size are required; local rank and size are 0 when unset. The store address is
-// CHORUS_RDZV (host:port or a URL), else MASTER_ADDR:MASTER_PORT; the secret is CHORUS_SECRET.
+// CHORUS_RDZV (host:port or a URL; a launcher such as `chorus run` serves it), else
+// MASTER_ADDR:(MASTER_PORT+1), which rank 0 serves itself (Job.Serve; comm.InitFromEnv does it):
+// MASTER_PORT is left to the launcher, since under torchrun it is torch's own store. The secret
+// is CHORUS_SECRET; without one the store does not authenticate.
 // Non-integers, negatives, rank >= size and local rank >= local size are errors.
 package rendezvous

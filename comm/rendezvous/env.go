@@ -21,6 +21,9 @@ type Job struct {
 	Addr string
 	// Secret is the job secret (the bytes of CHORUS_SECRET); empty means no authentication.
 	Secret []byte
+	// Serve says that no launcher serves the store, so rank 0 must: true when the address comes
+	// from MASTER_ADDR and MASTER_PORT rather than CHORUS_RDZV.
+	Serve bool
 }
 
 // URL returns the store's URL for Open: Addr itself when it has a scheme, else tcp://Addr.
@@ -86,7 +89,7 @@ func FromEnv(env func(string) string) (Job, error) {
 	if j.LocalSize > 0 && j.LocalRank >= j.LocalSize {
 		return Job{}, fmt.Errorf("rendezvous: %s=%d is not below %s=%d", l.localRank, j.LocalRank, l.localSize, j.LocalSize)
 	}
-	if j.Addr, err = envAddr(env); err != nil {
+	if j.Addr, j.Serve, err = envAddr(env); err != nil {
 		return Job{}, err
 	}
 	j.Secret = []byte(env("CHORUS_SECRET"))
@@ -115,21 +118,23 @@ func envInt(env func(string) string, name string, required bool) (int, error) {
 	return n, nil
 }
 
-// envAddr reads the store address: CHORUS_RDZV, else MASTER_ADDR and MASTER_PORT.
-func envAddr(env func(string) string) (string, error) {
+// envAddr reads the store address: CHORUS_RDZV, else MASTER_ADDR and MASTER_PORT+1, which rank
+// 0 serves (serve is true then). MASTER_PORT itself is left to the launcher: under torchrun it
+// is torch's own store.
+func envAddr(env func(string) string) (addr string, serve bool, err error) {
 	if a := strings.TrimSpace(env("CHORUS_RDZV")); a != "" {
-		return a, nil
+		return a, false, nil
 	}
 	host, port := strings.TrimSpace(env("MASTER_ADDR")), strings.TrimSpace(env("MASTER_PORT"))
 	if host == "" && port == "" {
-		return "", fmt.Errorf("rendezvous: no store address: set CHORUS_RDZV, or MASTER_ADDR and MASTER_PORT")
+		return "", false, fmt.Errorf("rendezvous: no store address: set CHORUS_RDZV, or MASTER_ADDR and MASTER_PORT")
 	}
 	if host == "" || port == "" {
-		return "", fmt.Errorf("rendezvous: MASTER_ADDR=%q and MASTER_PORT=%q: both are needed", host, port)
+		return "", false, fmt.Errorf("rendezvous: MASTER_ADDR=%q and MASTER_PORT=%q: both are needed", host, port)
 	}
 	p, err := strconv.Atoi(port)
-	if err != nil || p < 1 || p > 65535 {
-		return "", fmt.Errorf("rendezvous: MASTER_PORT=%q is not a port number", port)
+	if err != nil || p < 1 || p > 65534 {
+		return "", false, fmt.Errorf("rendezvous: MASTER_PORT=%q is not a port number below 65535 (Chorus's store takes the next one)", port)
 	}
-	return net.JoinHostPort(host, port), nil
+	return net.JoinHostPort(host, strconv.Itoa(p+1)), true, nil
 }
