@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, vet, and every test under the race detector.
-# It needs only Go (1.26) and the Go module proxy; run it from anywhere inside the repository.
+# It needs Go (1.26) and the Go module proxy; the tests that need more install it themselves with
+# apt-get when run as root (gcc for the C ABI, python3-torch for the PyTorch backend, about 2.5
+# minutes the first time) and skip, saying why, where they cannot. Run it from anywhere inside
+# the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
