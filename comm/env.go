@@ -33,27 +33,13 @@ func InitFromEnv(ctx context.Context, cfg Config) (*Comm, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chorus: init from environment: %w", err)
 	}
-	var stop func()
-	if job.Serve && job.Rank == 0 {
-		if stop, err = serveStore(job); err != nil {
-			return nil, fmt.Errorf("chorus: init rank 0: %w", err)
-		}
-	}
-	c, err := Join(ctx, job.URL(), job.Secret, Member{Rank: job.Rank, Size: job.Size}, cfg)
-	if stop != nil {
-		if err != nil {
-			stop()
-			return nil, err
-		}
-		release := c.release
-		c.release = func() { release(); stop() }
-	}
-	return c, err
+	return Join(ctx, "env://", job.Secret, Member{Rank: job.Rank, Size: job.Size}, cfg)
 }
 
-// serveStore serves the job's store from this process, on every interface at the port of
-// job.Addr, for clients holding job.Secret, and returns the function that stops it.
-func serveStore(job rendezvous.Job) (func(), error) {
+// serveStore serves the job's store from this process, on every interface (ranks on other hosts
+// reach it) at the port of job.Addr, for clients holding secret (none: anyone who reaches the
+// port), and returns the function that stops it.
+func serveStore(job rendezvous.Job, secret []byte) (func(), error) {
 	_, port, err := net.SplitHostPort(job.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("store address %q: %w", job.Addr, err)
@@ -62,7 +48,7 @@ func serveStore(job rendezvous.Job) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("serve the store (MASTER_PORT+1): %w", err)
 	}
-	srv := rendezvous.NewServer(rendezvous.ServerConfig{Secret: job.Secret})
+	srv := rendezvous.NewServer(rendezvous.ServerConfig{Secret: secret})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -77,7 +63,8 @@ func serveStore(job rendezvous.Job) (func(), error) {
 // Prefix ("chorus"), under which the keys are published too; InitTimeout
 // (DefaultInitTimeout), which bounds reaching the store as well; Force ("": CHORUS_TRANSPORT) and
 // HostID. It makes the Store, the QUIC Transport and the shared-memory Local itself. The store is
-// closed with the communicator.
+// closed with the communicator. With env:// (secret nil: CHORUS_SECRET), rank 0 serves the store
+// where the environment names no launcher's (MASTER_ADDR:MASTER_PORT+1, see rendezvous.Job.Serve).
 func Join(ctx context.Context, storeURL string, secret []byte, m Member, cfg Config) (*Comm, error) {
 	if m.Size < 1 || m.Rank < 0 || m.Rank >= m.Size {
 		return nil, fmt.Errorf("%w: init: rank %d of size %d", ErrInvalid, m.Rank, m.Size)
@@ -101,6 +88,37 @@ func Join(ctx context.Context, storeURL string, secret []byte, m Member, cfg Con
 	}
 	octx, cancel := context.WithTimeout(ctx, m.InitTimeout)
 	defer cancel()
+	var stop func() // stops the store this rank serves, if any
+	if u, err := url.Parse(storeURL); err == nil && u.Scheme == "env" {
+		// The store of the environment; rank 0 serves it where no launcher does (Job.Serve).
+		job, err := rendezvous.FromEnv(os.Getenv)
+		if err != nil {
+			return nil, fmt.Errorf("chorus: init rank %d: %w", m.Rank, err)
+		}
+		if secret == nil {
+			secret = job.Secret
+		}
+		storeURL = job.URL()
+		if job.Serve && m.Rank == 0 {
+			if stop, err = serveStore(job, secret); err != nil {
+				return nil, fmt.Errorf("chorus: init rank 0: %w", err)
+			}
+		}
+	}
+	c, err := join(octx, storeURL, secret, m, cfg)
+	if stop != nil {
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		release := c.release
+		c.release = func() { release(); stop() }
+	}
+	return c, err
+}
+
+// join is Join once the store URL is resolved; octx bounds the whole init.
+func join(octx context.Context, storeURL string, secret []byte, m Member, cfg Config) (*Comm, error) {
 	store, err := rendezvous.Open(octx, storeURL, secret)
 	if err != nil {
 		return nil, fmt.Errorf("chorus: init rank %d: rendezvous %s: %w", m.Rank, storeURL, err)
@@ -114,7 +132,7 @@ func Join(ctx context.Context, storeURL string, secret []byte, m Member, cfg Con
 		m.ListenAddr = os.Getenv("CHORUS_LISTEN")
 	}
 	if m.ListenAddr == "" {
-		m.ListenAddr = net.JoinHostPort(localIPToward(resolveEnvURL(storeURL)), "0")
+		m.ListenAddr = net.JoinHostPort(localIPToward(storeURL), "0")
 	}
 	if m.Force != "quic" {
 		if m.Local, err = shm.New(shm.Config{}); err != nil {
@@ -122,7 +140,7 @@ func Join(ctx context.Context, storeURL string, secret []byte, m Member, cfg Con
 			return nil, fmt.Errorf("chorus: init rank %d: %w", m.Rank, err)
 		}
 	}
-	c, err := Init(ctx, m, cfg)
+	c, err := Init(octx, m, cfg)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -133,17 +151,6 @@ func Join(ctx context.Context, storeURL string, secret []byte, m Member, cfg Con
 		store.Close()
 	}
 	return c, nil
-}
-
-// resolveEnvURL returns the store URL that an env:// URL stands for, or rawURL itself.
-func resolveEnvURL(rawURL string) string {
-	if u, err := url.Parse(rawURL); err != nil || u.Scheme != "env" {
-		return rawURL
-	}
-	if job, err := rendezvous.FromEnv(os.Getenv); err == nil {
-		return job.URL()
-	}
-	return rawURL
 }
 
 // pinnedQUIC returns a QUIC transport with a fresh key whose fingerprint it publishes in store

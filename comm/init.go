@@ -62,6 +62,27 @@ func TransportName(t transport.Transport) string {
 	return fmt.Sprintf("%T", t)
 }
 
+// parseRecord decodes the record rank p published.
+func parseRecord(b []byte, p int, rec *record, peer *topology.Peer) error {
+	if len(b) > maxRecord {
+		return fmt.Errorf("rank %d published %d bytes (at most %d)", p, len(b), maxRecord)
+	}
+	if err := json.Unmarshal(b, rec); err != nil {
+		return fmt.Errorf("rank %d published a malformed record: %w", p, err)
+	}
+	if rec.Addr == "" {
+		return fmt.Errorf("rank %d published no address", p)
+	}
+	var err error
+	if *peer, err = topology.Decode(rec.Peer); err != nil {
+		return fmt.Errorf("rank %d: %w", p, err)
+	}
+	if peer.Rank != p {
+		return fmt.Errorf("rank %d describes itself as rank %d", p, peer.Rank)
+	}
+	return nil
+}
+
 // record is what each rank publishes in the store: where it listens and what it runs on.
 type record struct {
 	Addr  string          `json:"addr"`            // Transport's listener
@@ -125,12 +146,16 @@ func Init(ctx context.Context, m Member, cfg Config) (*Comm, error) {
 	rec := record{Addr: ln.Addr(), Peer: enc}
 	if m.Local != nil {
 		lln, err := m.Local.Listen(ctx, m.LocalAddr)
-		if err != nil {
+		switch {
+		case err == nil:
+			defer lln.Close()
+			lns = append(lns, lln)
+			rec.Local = lln.Addr()
+		case errors.Is(err, errors.ErrUnsupported) && m.Force != TransportName(m.Local):
+			m.Local = nil // not on this system (shared memory off Linux): Transport for every pair
+		default:
 			return nil, fmt.Errorf("chorus: init rank %d: listen (%s): %w", m.Rank, TransportName(m.Local), err)
 		}
-		defer lln.Close()
-		lns = append(lns, lln)
-		rec.Local = lln.Addr()
 	}
 	b, err := json.Marshal(rec)
 	if err != nil {
@@ -192,7 +217,7 @@ func Init(ctx context.Context, m Member, cfg Config) (*Comm, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := m.accept(ctx, lns, id, conns, arrived, &mu); err != nil {
+			if err := m.accept(ctx, lns, id, sys, conns, arrived, &mu); err != nil {
 				fail(err)
 			}
 		}()
@@ -246,51 +271,31 @@ func (m Member) useLocal(sys *topology.System, p int) bool {
 	return sys.SameHost(m.Rank, p)
 }
 
-// gather reads every rank's record from the store and builds the System.
+// gather reads every rank's record from the store and builds the System. It first waits for all
+// of them in one call (one connection to the store, whatever the size of the group), then reads
+// them one by one.
 func (m Member) gather(ctx context.Context, own record, self topology.Peer) ([]record, *topology.System, error) {
 	recs := make([]record, m.Size)
 	peers := make([]topology.Peer, m.Size)
 	recs[m.Rank], peers[m.Rank] = own, self
-	arrived := make([]bool, m.Size)
-	arrived[m.Rank] = true
-	errs := make([]error, m.Size)
-	var wg sync.WaitGroup
+	keys := make([]string, 0, m.Size-1)
+	for p := range m.Size {
+		if p != m.Rank {
+			keys = append(keys, m.addrKey(p))
+		}
+	}
+	if err := m.Store.Wait(ctx, keys...); err != nil {
+		return nil, nil, m.explainInit(err, "read the addresses", nil)
+	}
 	for p := range m.Size {
 		if p == m.Rank {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b, err := m.Store.Get(ctx, m.addrKey(p))
-			if err != nil {
-				errs[p] = err
-				return
-			}
-			arrived[p] = true
-			if len(b) > maxRecord {
-				errs[p] = fmt.Errorf("rank %d published %d bytes (at most %d)", p, len(b), maxRecord)
-				return
-			}
-			if err := json.Unmarshal(b, &recs[p]); err != nil {
-				errs[p] = fmt.Errorf("rank %d published a malformed record: %w", p, err)
-				return
-			}
-			if peers[p], err = topology.Decode(recs[p].Peer); err != nil {
-				errs[p] = fmt.Errorf("rank %d: %w", p, err)
-			} else if peers[p].Rank != p {
-				errs[p] = fmt.Errorf("rank %d describes itself as rank %d", p, peers[p].Rank)
-			}
-		}()
-	}
-	wg.Wait()
-	for p, err := range errs {
-		if err != nil && !arrived[p] {
-			return nil, nil, m.explainInit(err, "read the addresses", arrived)
-		}
-	}
-	for _, err := range errs {
+		b, err := m.Store.Get(ctx, m.addrKey(p))
 		if err != nil {
+			return nil, nil, fmt.Errorf("chorus: init rank %d: address of rank %d: %w", m.Rank, p, err)
+		}
+		if err := parseRecord(b, p, &recs[p], &peers[p]); err != nil {
 			return nil, nil, fmt.Errorf("chorus: init rank %d: %w", m.Rank, err)
 		}
 	}
@@ -341,13 +346,14 @@ const introTimeout = 10 * time.Second
 // accept takes connections until every lower rank has introduced itself. Each connection is
 // heard on its own goroutine, so a silent one holds up nobody; one that does not introduce itself
 // in time as an expected rank of this group is closed.
-func (m Member) accept(ctx context.Context, lns []transport.Listener, id uint64, conns []transport.Conn, arrived []bool, mu *sync.Mutex) error {
+func (m Member) accept(ctx context.Context, lns []transport.Listener, id uint64, sys *topology.System, conns []transport.Conn, arrived []bool, mu *sync.Mutex) error {
 	actx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer stop()
 	got := make(chan struct{}, m.Rank)
-	for _, ln := range lns {
+	for i, ln := range lns {
+		local := i == 1 // lns[1] is Local's listener
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -368,7 +374,9 @@ func (m Member) accept(ctx context.Context, lns []transport.Listener, id uint64,
 						return err
 					})
 					mu.Lock()
-					ok := err == nil && from < m.Rank && conns[from] == nil
+					// A rank must come through the transport this pair uses: over shared memory
+					// only a rank of this host, over QUIC (with its pinned key) any other.
+					ok := err == nil && from < m.Rank && conns[from] == nil && m.useLocal(sys, from) == local
 					if ok {
 						conns[from], arrived[from] = conn, true
 					}

@@ -134,3 +134,17 @@ func TestInitInvalid(t *testing.T) {
 	_, err = comm.Init(context.Background(), comm.Member{Rank: 0, Size: 2}, comm.Config{})
 	require.ErrorIs(t, err, comm.ErrInvalid)
 }
+
+// A rank that publishes a malformed record fails the others' Init at once, naming it.
+func TestInitMalformedRecord(t *testing.T) {
+	for _, tc := range []struct{ rec, want string }{
+		{"not json", "rank 1 published a malformed record"},
+		{`{"addr":""}`, "rank 1 published no address"},
+		{`{"addr":"x","peer":{"rank":7,"host":"h","pid":1}}`, "rank 1 describes itself as rank 7"},
+	} {
+		store := rendezvous.NewMemStore()
+		require.NoError(t, store.Set(t.Context(), "chorus/addr/1", []byte(tc.rec)))
+		_, err := comm.Init(t.Context(), comm.Member{Size: 2, Store: store, Transport: inproc.New()}, comm.Config{})
+		require.ErrorContains(t, err, tc.want)
+	}
+}

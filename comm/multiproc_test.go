@@ -201,15 +201,29 @@ func (s *safeBuffer) String() string {
 // TestTorchrunEnvironment runs ranks with only torchrun's variables: no launcher serves a Chorus
 // store, so rank 0 serves it at MASTER_PORT+1 (MASTER_PORT being torch's own store there).
 func TestTorchrunEnvironment(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close()) // free again for rank 0; MASTER_PORT is the one before it
+	// MASTER_PORT stays taken for the whole test, as torch's own store holds it; the port after
+	// it must be free for rank 0's store.
+	var port int
+	for range 20 {
+		torch, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		p := torch.Addr().(*net.TCPAddr).Port
+		if next, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1)); err == nil {
+			next.Close()
+			t.Cleanup(func() { torch.Close() })
+			port = p + 1
+			break
+		}
+		torch.Close()
+	}
+	require.NotZero(t, port, "no free pair of ports")
 	const n = 3
 	cmds := make([]*exec.Cmd, n)
 	outs := make([]*strings.Builder, n)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute) // a hang kills the ranks
+	defer cancel()
 	for r := range n {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 		for _, kv := range os.Environ() {
 			if !strings.HasPrefix(kv, "CHORUS_") {
 				cmd.Env = append(cmd.Env, kv)

@@ -10,8 +10,8 @@ import (
 
 // System returns the model of the machines the communicator runs on: its hosts, which ranks share
 // one, and the transport of each pair (see topology.System, whose WriteText draws it). The
-// collectives use it to keep traffic inside hosts. It is nil only where building it failed for a
-// sub-communicator (see Split), which then treats every rank as one host.
+// collectives use it to keep traffic inside hosts. It is never nil for a communicator made by
+// Init, NewLocal or Split.
 func (c *Comm) System() *topology.System { return c.sys }
 
 // TransportTo returns the name of the transport that joins this rank to peer ("quic", "shm",

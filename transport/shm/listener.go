@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/chorus-cc/chorus/transport"
 )
 
@@ -48,6 +50,11 @@ func listen(path string, ringSize int) (*Listener, error) {
 		ln, err = net.ListenUnix("unixpacket", addr)
 	}
 	if err != nil {
+		return nil, fmt.Errorf("shm: listen %s: %w", path, err)
+	}
+	// Only this user may connect: the socket is private to it, and setup checks the peer's uid.
+	if err := os.Chmod(path, 0o600); err != nil {
+		_ = ln.Close()
 		return nil, fmt.Errorf("shm: listen %s: %w", path, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -97,6 +104,10 @@ func (l *Listener) acceptLoop() {
 
 func (l *Listener) setup(sock *net.UnixConn) {
 	defer l.setups.Done()
+	if !sameUser(sock) {
+		_ = sock.Close() // before any memory is made for it
+		return
+	}
 	ctx, cancel := context.WithTimeout(l.ctx, handshakeTimeout)
 	defer cancel()
 	c, err := handshake(ctx, sock, l.ringSize, "shm acceptor at "+l.path)
@@ -152,4 +163,21 @@ func (l *Listener) Close() error {
 		}
 	})
 	return nil
+}
+
+// sameUser reports whether the process at the other end of sock runs as this process's
+// effective user (SO_PEERCRED) or as root.
+func sameUser(sock *net.UnixConn) bool {
+	raw, err := sock.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil || cerr != nil {
+		return false
+	}
+	return cred.Uid == uint32(os.Geteuid()) || cred.Uid == 0
 }

@@ -113,6 +113,7 @@ func TestListenDefaultDir(t *testing.T) {
 	fi, err := os.Stat(l.Addr())
 	require.NoError(t, err)
 	require.NotZero(t, fi.Mode()&os.ModeSocket, "a socket file")
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "only this user may connect")
 	require.NoError(t, l.Close())
 	_, err = os.Stat(l.Addr())
 	require.ErrorIs(t, err, os.ErrNotExist, "the socket file is removed on Close")
