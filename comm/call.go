@@ -16,16 +16,19 @@ type call struct {
 	op    Op // zero for collectives that do not reduce
 	root  int
 	count int
+	hosts uint64 // hash of the ranks' hosts, which shape the schedule; 0 for one host
 	algo  string
 }
 
-const callFixed = 1 + 1 + 1 + 4 + 8 + 1
+const callFixed = 1 + 1 + 1 + 4 + 8 + 8 + 1
 
-// encode appends the call's wire form: coll, dtype, op, root (u32), count (u64), len(algo), algo.
+// encode appends the call's wire form: coll, dtype, op, root (u32), count (u64), hosts (u64),
+// len(algo), algo.
 func (c call) encode(b []byte) []byte {
 	b = append(b, byte(c.coll), byte(c.dtype), byte(c.op))
 	b = binary.LittleEndian.AppendUint32(b, uint32(c.root))
 	b = binary.LittleEndian.AppendUint64(b, uint64(c.count))
+	b = binary.LittleEndian.AppendUint64(b, c.hosts)
 	b = append(b, byte(len(c.algo)))
 	return append(b, c.algo...)
 }
@@ -40,6 +43,7 @@ func decodeCall(p []byte) (call, error) {
 		op:    Op(p[2]),
 		root:  int(binary.LittleEndian.Uint32(p[3:])),
 		count: int(binary.LittleEndian.Uint64(p[7:])),
+		hosts: binary.LittleEndian.Uint64(p[15:]),
 		algo:  string(p[callFixed:]),
 	}, nil
 }
@@ -56,6 +60,9 @@ func (c call) String() string {
 	}
 	if c.coll.Rooted() {
 		s += fmt.Sprintf(", root %d", c.root)
+	}
+	if c.hosts != 0 {
+		s += fmt.Sprintf(", hosts %016x", c.hosts)
 	}
 	return s + ") [" + c.algo + "]"
 }

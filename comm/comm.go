@@ -53,6 +53,9 @@ type Comm struct {
 	force   string           // the transport forced for every pair, or ""
 	links   []string         // transport name by peer, "" at c.rank
 	hosts   plan.Hosts       // host of each rank, for the algorithms; zero for one host
+	// hostsHash is a hash of hosts, carried in every call description so that ranks that see
+	// the hosts differently (and so would run different schedules) fail fast, not hang.
+	hostsHash uint64
 
 	eng   *exec.Engine
 	cache map[schedKey]*plan.Schedule // used by the executor only

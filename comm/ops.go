@@ -232,7 +232,7 @@ func (c *Comm) prepare(op Operation) (plan.Request, call, error) {
 	if send.DType() != 0 && recv.DType() != 0 && send.DType() != recv.DType() {
 		return req, call{}, invalid(op, "send is %s but recv is %s", send.DType(), recv.DType())
 	}
-	cl := call{coll: op.coll, dtype: dt, root: op.root, count: req.Count}
+	cl := call{coll: op.coll, dtype: dt, root: op.root, count: req.Count, hosts: c.hostsHash}
 	if op.coll.Reduces() {
 		if !op.op.Valid() {
 			return req, call{}, invalid(op, "invalid reduction op %d", op.op)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/chorus-cc/chorus/algos/plan"
 	"github.com/chorus-cc/chorus/topology"
 )
@@ -43,6 +45,7 @@ func (c *Comm) setSystem(sys *topology.System, force string, names []string) {
 		// Every rank builds the same system from the same descriptions, so every rank gets the
 		// same Hosts and so the same schedules. HostOf is dense from 0 by construction.
 		c.hosts, _ = plan.NewHosts(sys.HostOf())
+		c.hostsHash = xxhash.Sum64String(c.hosts.String())
 	}
 	c.links = slices.Clone(names)
 	if c.rank < len(c.links) {
