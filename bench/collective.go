@@ -35,21 +35,9 @@ const (
 	SendRecv
 )
 
-var collNames = [...]string{
-	AllReduce:     "allreduce",
-	AllGather:     "allgather",
-	ReduceScatter: "reducescatter",
-	Broadcast:     "broadcast",
-	Reduce:        "reduce",
-	AllToAll:      "alltoall",
-	Gather:        "gather",
-	Scatter:       "scatter",
-	SendRecv:      "sendrecv",
-}
-
 // Collectives returns every benchmarked operation, in the order `all` runs them.
 func Collectives() []Collective {
-	out := make([]Collective, 0, len(collNames)-1)
+	out := make([]Collective, 0, int(SendRecv))
 	for c := AllReduce; c <= SendRecv; c++ {
 		out = append(out, c)
 	}
@@ -58,8 +46,11 @@ func Collectives() []Collective {
 
 // String returns the operation's name, such as "allreduce".
 func (c Collective) String() string {
-	if c >= AllReduce && c <= SendRecv {
-		return collNames[c]
+	switch {
+	case c == SendRecv:
+		return "sendrecv"
+	case c >= AllReduce && c < SendRecv:
+		return planColl(c).String() // the collectives share package plan's names
 	}
 	return fmt.Sprintf("collective(%d)", uint8(c))
 }
@@ -100,7 +91,11 @@ func ParseCollective(s string) (Collective, error) {
 	if c, ok := collAliases[k]; ok {
 		return c, nil
 	}
-	return 0, fmt.Errorf("%w: unknown collective %q (valid: %s, all)", ErrOptions, s, strings.Join(collNames[1:], ", "))
+	var names []string
+	for _, c := range Collectives() {
+		names = append(names, c.String())
+	}
+	return 0, fmt.Errorf("%w: unknown collective %q (valid: %s, all)", ErrOptions, s, strings.Join(names, ", "))
 }
 
 // ParseCollectives reads a comma-separated list of operations, or "all" for every one. Repeats

@@ -80,15 +80,22 @@ func medianMBps(ns []float64) float64 {
 	return benchBytes / ns[len(ns)/2] * 1e3
 }
 
+// benchJob returns a benchmark child's place in the job and the job's store, from the
+// environment that the parent set.
+func benchJob(ctx context.Context) (rendezvous.Job, rendezvous.Store, error) {
+	job, err := rendezvous.FromEnv(os.Getenv)
+	if err != nil {
+		return job, nil, err
+	}
+	store, err := rendezvous.Open(ctx, job.URL(), job.Secret)
+	return job, store, err
+}
+
 // benchRaw is the child of the raw measurement: rank 0 listens, rank 1 dials, and both send
 // benchBytes to the other at once, benchIters+1 times (the first is a warm-up).
 func benchRaw(ctx context.Context) int {
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
-	job, err := rendezvous.FromEnv(os.Getenv)
-	if err != nil {
-		return fail(err)
-	}
-	store, err := rendezvous.Open(ctx, job.URL(), job.Secret)
+	job, store, err := benchJob(ctx)
 	if err != nil {
 		return fail(err)
 	}

@@ -11,7 +11,6 @@ import (
 
 	quicgo "github.com/quic-go/quic-go"
 
-	"github.com/chorus-cc/chorus/comm/rendezvous"
 	"github.com/chorus-cc/chorus/transport/quic"
 )
 
@@ -21,11 +20,7 @@ import (
 // first is a warm-up). This is what /work/shared/peers' gobench measures with -duplex -streams 1.
 func benchQUICGo(ctx context.Context) int {
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
-	job, err := rendezvous.FromEnv(os.Getenv)
-	if err != nil {
-		return fail(err)
-	}
-	store, err := rendezvous.Open(ctx, job.URL(), job.Secret)
+	job, store, err := benchJob(ctx)
 	if err != nil {
 		return fail(err)
 	}
