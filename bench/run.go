@@ -219,7 +219,7 @@ func (r *runner) call(ctx context.Context, coll Collective, op comm.Op, root int
 	c := r.c
 	switch coll {
 	case AllReduce, AllGather, ReduceScatter, Broadcast, Reduce, AllToAll, Gather, Scatter:
-		return c.Start(ctx, operation(coll, op, root, p)).Wait()
+		return c.Run(ctx, operation(coll, op, root, p))
 	case SendRecv:
 		n, me := c.Size(), c.Rank()
 		s := c.Start(ctx, comm.SendOp(p.send, (me+1)%n))

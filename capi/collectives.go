@@ -31,10 +31,10 @@ func issue(h C.chorusComm_t, async bool, req *C.chorusRequest_t, build builder) 
 	if err != nil {
 		return err
 	}
-	w := c.Start(context.Background(), op)
 	if !async {
-		return w.Wait()
+		return c.Run(context.Background(), op)
 	}
+	w := c.Start(context.Background(), op)
 	select {
 	case <-w.Done():
 		if err := w.Err(); err != nil {

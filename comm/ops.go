@@ -125,57 +125,57 @@ func (c *Comm) Start(ctx context.Context, op Operation) *Work {
 
 // AllReduce runs AllReduceOp and waits for it.
 func (c *Comm) AllReduce(ctx context.Context, send, recv Buffer, op Op) error {
-	return c.Start(ctx, AllReduceOp(send, recv, op)).Wait()
+	return c.Run(ctx, AllReduceOp(send, recv, op))
 }
 
 // AllGather runs AllGatherOp and waits for it.
 func (c *Comm) AllGather(ctx context.Context, send, recv Buffer) error {
-	return c.Start(ctx, AllGatherOp(send, recv)).Wait()
+	return c.Run(ctx, AllGatherOp(send, recv))
 }
 
 // ReduceScatter runs ReduceScatterOp and waits for it.
 func (c *Comm) ReduceScatter(ctx context.Context, send, recv Buffer, op Op) error {
-	return c.Start(ctx, ReduceScatterOp(send, recv, op)).Wait()
+	return c.Run(ctx, ReduceScatterOp(send, recv, op))
 }
 
 // Broadcast runs BroadcastOp and waits for it.
 func (c *Comm) Broadcast(ctx context.Context, send, recv Buffer, root int) error {
-	return c.Start(ctx, BroadcastOp(send, recv, root)).Wait()
+	return c.Run(ctx, BroadcastOp(send, recv, root))
 }
 
 // Reduce runs ReduceOp and waits for it.
 func (c *Comm) Reduce(ctx context.Context, send, recv Buffer, op Op, root int) error {
-	return c.Start(ctx, ReduceOp(send, recv, op, root)).Wait()
+	return c.Run(ctx, ReduceOp(send, recv, op, root))
 }
 
 // AllToAll runs AllToAllOp and waits for it.
 func (c *Comm) AllToAll(ctx context.Context, send, recv Buffer) error {
-	return c.Start(ctx, AllToAllOp(send, recv)).Wait()
+	return c.Run(ctx, AllToAllOp(send, recv))
 }
 
 // Gather runs GatherOp and waits for it.
 func (c *Comm) Gather(ctx context.Context, send, recv Buffer, root int) error {
-	return c.Start(ctx, GatherOp(send, recv, root)).Wait()
+	return c.Run(ctx, GatherOp(send, recv, root))
 }
 
 // Scatter runs ScatterOp and waits for it.
 func (c *Comm) Scatter(ctx context.Context, send, recv Buffer, root int) error {
-	return c.Start(ctx, ScatterOp(send, recv, root)).Wait()
+	return c.Run(ctx, ScatterOp(send, recv, root))
 }
 
 // Barrier runs BarrierOp and waits for it.
 func (c *Comm) Barrier(ctx context.Context) error {
-	return c.Start(ctx, BarrierOp()).Wait()
+	return c.Run(ctx, BarrierOp())
 }
 
 // Send runs SendOp and waits for it.
 func (c *Comm) Send(ctx context.Context, buf Buffer, peer int) error {
-	return c.Start(ctx, SendOp(buf, peer)).Wait()
+	return c.Run(ctx, SendOp(buf, peer))
 }
 
 // Recv runs RecvOp and waits for it.
 func (c *Comm) Recv(ctx context.Context, buf Buffer, peer int) error {
-	return c.Start(ctx, RecvOp(buf, peer)).Wait()
+	return c.Run(ctx, RecvOp(buf, peer))
 }
 
 func invalid(op Operation, format string, args ...any) error {

@@ -42,70 +42,97 @@ func (c *Comm) opContext(ctx context.Context) (context.Context, func()) {
 	return ctx, func() { stop(); cancel() }
 }
 
-// runCollective runs w on the executor and returns its error; a failure aborts the communicator.
-func (c *Comm) runCollective(w *Work) error {
-	ctx, stop := c.opContext(w.ctx)
-	defer stop()
-	s, err := c.schedule(w.req)
+// runCollective runs the collective op (checked by prepare into req and cl) with sequence
+// number seq and returns its error; a failure aborts the communicator. The caller holds the
+// running flag.
+func (c *Comm) runCollective(ctx context.Context, op Operation, req plan.Request, cl call, seq uint64) error {
+	ctx = c.bound.begin(ctx)
+	defer c.bound.finish()
+	s, err := c.schedule(req)
 	if err != nil {
 		return err // the same on every rank: nothing was sent, so nothing to abort
 	}
-	w.call.algo = s.Algo
-	if err = c.collective(ctx, w, s); err != nil {
-		err = c.explain(ctx, w.call.String(), w.seq, err)
+	cl.algo = s.Algo
+	if err = c.collective(ctx, op, cl, seq, s); err != nil {
+		err = c.explain(ctx, cl.String(), seq, err)
 		c.abort(err, -1)
 	}
 	return err
 }
 
-func (c *Comm) collective(ctx context.Context, w *Work, s *plan.Schedule) error {
-	base := transport.Tag{Comm: c.id, Epoch: c.epoch, Seq: w.seq, Check: w.call.fingerprint()}
-	if c.size > 1 {
-		if err := c.hello(ctx, w); err != nil {
-			return err
-		}
-	}
+func (c *Comm) collective(ctx context.Context, op Operation, cl call, seq uint64, s *plan.Schedule) error {
 	t := exec.Task{
 		Prog:  &s.Progs[c.rank],
-		In:    w.op.send.Bytes(),
-		Out:   w.op.recv.Bytes(),
-		DType: w.call.dtype,
-		Op:    w.call.op,
-		Tag:   base,
+		In:    op.send.Bytes(),
+		Out:   op.recv.Bytes(),
+		DType: cl.dtype,
+		Op:    cl.op,
+		Tag:   transport.Tag{Comm: c.id, Epoch: c.epoch, Seq: seq, Check: cl.fingerprint()},
+	}
+	if c.size > 1 {
+		if err := c.sendHello(ctx, cl, seq); err != nil {
+			return err
+		}
+		t.Gate = c.gate
 	}
 	if err := c.eng.Run(ctx, &t); err != nil {
 		return err
 	}
-	if w.call.op == Avg && len(t.Out) > 0 {
-		reduce.Divide(w.call.dtype, t.Out, c.size)
+	if cl.op == Avg && len(t.Out) > 0 {
+		reduce.Divide(cl.dtype, t.Out, c.size)
 	}
 	return nil
 }
 
-// hello sends this rank's call to the next rank and checks the previous rank's against it, so
-// that a rank whose call differs is found before any data moves.
-func (c *Comm) hello(ctx context.Context, w *Work) error {
-	tag := transport.Tag{Comm: c.id, Epoch: c.epoch, Seq: w.seq, Step: helloStep}
-	var buf [64]byte
-	mine := w.call.encode(buf[:0])
-	next, prev := (c.rank+1)%c.size, (c.rank+c.size-1)%c.size
-	if err := c.conns[next].Send(ctx, tag, mine); err != nil {
+// The call description: every collective first sends its call to the next rank, and checks
+// the previous rank's against it before its first receive (exec.Task.Gate), so a rank whose
+// call differs is found before any data is taken. Sending it ahead of the data, and checking it
+// only when the program first waits, costs the collective no round trip of its own. The state
+// lives in the Comm (one collective runs at a time), so that a call allocates nothing.
+type helloState struct {
+	call call   // the collective running
+	seq  uint64 // its sequence number
+	mine []byte // its encoded call
+	prev int    // the rank whose call is checked
+}
+
+func (c *Comm) helloTag(seq uint64) transport.Tag {
+	return transport.Tag{Comm: c.id, Epoch: c.epoch, Seq: seq, Step: helloStep}
+}
+
+// sendHello sends the call to the next rank.
+func (c *Comm) sendHello(ctx context.Context, cl call, seq uint64) error {
+	h := &c.hello
+	h.call, h.seq = cl, seq
+	h.mine = cl.encode(h.mine[:0])
+	next := (c.rank + 1) % c.size
+	h.prev = (c.rank + c.size - 1) % c.size
+	if err := c.conns[next].Send(ctx, c.helloTag(seq), h.mine); err != nil {
 		return &exec.StepError{Peer: next, Step: -1, Op: plan.Send, Err: err}
 	}
-	err := c.conns[prev].Recv(ctx, tag, func(p []byte) error {
-		if bytes.Equal(p, mine) {
-			return nil
-		}
-		theirs, err := decodeCall(p)
-		if err != nil {
-			return err
-		}
-		return &MismatchError{Seq: w.seq, Rank: c.rank, Call: w.call.String(), Peer: prev, PeerCall: theirs.String()}
-	})
-	if err != nil {
-		return &exec.StepError{Peer: prev, Step: -1, Op: plan.Recv, Err: err}
+	return nil
+}
+
+// checkHello receives the previous rank's call and compares it with this rank's; it is the
+// engine's Gate (c.gate).
+func (c *Comm) checkHello(ctx context.Context) error {
+	h := &c.hello
+	if err := c.conns[h.prev].Recv(ctx, c.helloTag(h.seq), c.compareFn); err != nil {
+		return &exec.StepError{Peer: h.prev, Step: -1, Op: plan.Recv, Err: err}
 	}
 	return nil
+}
+
+func (c *Comm) compareHello(p []byte) error {
+	h := &c.hello
+	if bytes.Equal(p, h.mine) {
+		return nil
+	}
+	theirs, err := decodeCall(p)
+	if err != nil {
+		return err
+	}
+	return &MismatchError{Seq: h.seq, Rank: c.rank, Call: h.call.String(), Peer: h.prev, PeerCall: theirs.String()}
 }
 
 // explain turns an engine error of the operation called name into the error the caller sees:

@@ -34,8 +34,12 @@ type rxState struct {
 	wgen    uint64 // counts registrations, so that the owner rescans the ring for new tags
 	drainTo uint64 // frames before this ring position that nobody waits for are moved aside
 	closed  error
-	grace   *time.Timer
-	armed   bool // grace is set
+	// grace fires onGrace; it is never stopped, only pushed back (Reset to a later time while
+	// it is queued), because arming a stopped runtime timer wakes an idle thread of the Go
+	// scheduler, which a receiver that releases the ring at every message cannot afford.
+	grace      *time.Timer
+	armed      bool      // a waiting receiver is to be made owner at graceUntil
+	graceUntil time.Time // when, if armed
 
 	ownerPtr atomic.Pointer[waiter] // owner, for polling without mu
 	kicks    atomic.Uint64          // bumped when the owner must look again (kickRx)
@@ -108,7 +112,6 @@ func (r *rxState) init(c *Conn, in *segment) {
 	r.stash = make(map[transport.Tag]stashed)
 	r.cons = consumer{seg: in}
 	r.grace = time.AfterFunc(time.Hour, r.onGrace)
-	r.grace.Stop()
 }
 
 // close fails the receiving side: no more messages are stashed, and the stashed ones are
@@ -121,7 +124,7 @@ func (r *rxState) close(err error) {
 		putBuf(s.bp)
 		delete(r.stash, tag)
 	}
-	r.grace.Stop()
+	r.grace.Stop() // for good: the connection is closed
 	r.armed = false
 }
 
@@ -136,10 +139,7 @@ func (r *rxState) free() {
 func (r *rxState) setOwner(w *waiter) {
 	r.owner = w
 	r.ownerPtr.Store(w)
-	if r.armed {
-		r.grace.Stop()
-		r.armed = false
-	}
+	r.armed = false // the timer stays queued and finds nothing to do
 }
 
 // releaseLocked gives the ownership up; when receivers still wait, one of them gets it after
@@ -148,8 +148,9 @@ func (r *rxState) releaseLocked() {
 	r.owner = nil
 	r.ownerPtr.Store(nil)
 	if len(r.waiters) > 0 && r.closed == nil {
-		r.grace.Reset(graceDelay)
+		r.graceUntil = time.Now().Add(graceDelay)
 		r.armed = true
+		r.grace.Reset(graceDelay)
 	}
 }
 
@@ -188,6 +189,9 @@ func (r *rxState) leaveLocked(w *waiter) {
 func (r *rxState) onGrace() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !r.armed || time.Now().Before(r.graceUntil) {
+		return // taken since, or pushed back (the Reset queued the timer again)
+	}
 	r.armed = false
 	if r.owner != nil || r.closed != nil {
 		return

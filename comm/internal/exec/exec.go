@@ -61,6 +61,11 @@ type Task struct {
 	DType reduce.DType  // element type
 	Op    reduce.Op     // reduction op for RecvReduce and ReduceLocal
 	Tag   transport.Tag // base tag: Comm, Epoch, Seq and Check; Step and Chunk are set per message
+	// Gate, when set, is called once before the program's first receive, or at its end when it
+	// has none; its error ends the program. The sends before the first receive go out first, so
+	// a check that needs a message from a peer (the communicator's call description) costs no
+	// extra round trip.
+	Gate func(ctx context.Context) error
 }
 
 type sendReq struct {
@@ -93,6 +98,11 @@ type Engine struct {
 
 	scratch []byte
 	sends   []sendRec
+	// sendCtx bounds the sends handed to the sender goroutines, so that they stop when the task
+	// fails; made at the first such send of a task (a task of small messages has none and costs
+	// no allocation).
+	sendCtx context.Context
+	cancel  context.CancelFunc
 	nsent   []uint32 // per peer, messages sent in the current task
 	nrecv   []uint32 // per peer, messages received in the current task
 
@@ -190,19 +200,22 @@ func (e *Engine) Run(ctx context.Context, t *Task) error {
 	e.sends = e.sends[:0]
 	clear(e.nsent)
 	clear(e.nrecv)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	err := e.run(ctx, t)
-	if err != nil {
-		cancel()
+	if err != nil && e.cancel != nil {
+		e.cancel()
 	}
 	if werr := e.waitAll(); err == nil {
 		err = werr
+	}
+	if e.cancel != nil {
+		e.cancel()
+		e.sendCtx, e.cancel = nil, nil
 	}
 	return err
 }
 
 func (e *Engine) run(ctx context.Context, t *Task) error {
+	gated := t.Gate == nil
 	for i := range t.Prog.Steps {
 		st := &t.Prog.Steps[i]
 		switch st.Op {
@@ -224,11 +237,20 @@ func (e *Engine) run(ctx context.Context, t *Task) error {
 				}
 				continue
 			}
-			if err := e.post(ctx, st.Peer, sendReq{ctx: ctx, tag: tag, data: data, idx: idx}); err != nil {
+			if e.sendCtx == nil {
+				e.sendCtx, e.cancel = context.WithCancel(ctx)
+			}
+			if err := e.post(ctx, st.Peer, sendReq{ctx: e.sendCtx, tag: tag, data: data, idx: idx}); err != nil {
 				e.sends[idx].done = true
 				return &StepError{Peer: st.Peer, Step: i, Op: st.Op, Err: err}
 			}
 		case plan.Recv, plan.RecvReduce:
+			if !gated {
+				gated = true
+				if err := t.Gate(ctx); err != nil {
+					return err
+				}
+			}
 			dst := e.region(t, st.Dst)
 			if err := e.waitOverlap(dst); err != nil {
 				return err
@@ -252,6 +274,9 @@ func (e *Engine) run(ctx context.Context, t *Task) error {
 		default:
 			return &StepError{Peer: -1, Step: i, Op: st.Op, Err: fmt.Errorf("unknown step kind %d", st.Op)}
 		}
+	}
+	if !gated {
+		return t.Gate(ctx)
 	}
 	return nil
 }

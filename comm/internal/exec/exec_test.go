@@ -185,3 +185,33 @@ func TestAllocationsDoNotGrowWithChunks(t *testing.T) {
 	one, many := allocs(ChunkBytes/8), allocs(64*ChunkBytes/8)
 	require.LessOrEqual(t, many, one+1, "allocations grow with the number of chunks: %v for 1, %v for 64", one, many)
 }
+
+// The gate runs once, after the sends that come before the program's first receive and before
+// that receive; its error ends the program.
+func TestGateRunsBeforeFirstReceive(t *testing.T) {
+	es := engines(t, 2)
+	errGate := errors.New("gate says no")
+	calls := 0
+	one := plan.Region{Buf: plan.Out, Len: 1}
+	tasks := []*Task{
+		{Prog: &plan.Program{Steps: []plan.Step{
+			{Op: plan.Send, Peer: 1, Src: one},
+			{Op: plan.Recv, Peer: 1, Dst: one},
+		}}, Out: make([]byte, 8), DType: reduce.Int64,
+			Gate: func(context.Context) error { calls++; return errGate }},
+		{Prog: &plan.Program{Steps: []plan.Step{{Op: plan.Recv, Peer: 0, Dst: one}}},
+			Out: make([]byte, 8), DType: reduce.Int64},
+	}
+	errs := runAll(context.Background(), es, tasks)
+	require.ErrorIs(t, errs[0], errGate)
+	require.NoError(t, errs[1], "the send before the gate went out")
+	require.Equal(t, 1, calls)
+
+	// A program without receives passes the gate at its end.
+	calls = 0
+	send := &Task{Prog: &plan.Program{Steps: []plan.Step{{Op: plan.Send, Peer: 1, Src: one}}},
+		Out: make([]byte, 8), DType: reduce.Int64, Tag: transport.Tag{Seq: 1},
+		Gate: func(context.Context) error { calls++; return errGate }}
+	require.ErrorIs(t, es[0].Run(context.Background(), send), errGate)
+	require.Equal(t, 1, calls)
+}
