@@ -40,6 +40,7 @@ type rxState struct {
 	grace      *time.Timer
 	armed      bool      // a waiting receiver is to be made owner at graceUntil
 	graceUntil time.Time // when, if armed
+	timerAt    time.Time // when grace fires; at or after graceUntil while armed
 
 	ownerPtr atomic.Pointer[waiter] // owner, for polling without mu
 	kicks    atomic.Uint64          // bumped when the owner must look again (kickRx)
@@ -148,9 +149,15 @@ func (r *rxState) releaseLocked() {
 	r.owner = nil
 	r.ownerPtr.Store(nil)
 	if len(r.waiters) > 0 && r.closed == nil {
-		r.graceUntil = time.Now().Add(graceDelay)
+		now := time.Now()
+		r.graceUntil = now.Add(graceDelay)
 		r.armed = true
-		r.grace.Reset(graceDelay)
+		if r.timerAt.Before(r.graceUntil) {
+			// Pushed back by twice the delay, so that a stream of messages moves the timer
+			// once per delay, not once per message.
+			r.timerAt = now.Add(2 * graceDelay)
+			r.grace.Reset(2 * graceDelay)
+		}
 	}
 }
 
@@ -189,8 +196,15 @@ func (r *rxState) leaveLocked(w *waiter) {
 func (r *rxState) onGrace() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.armed || time.Now().Before(r.graceUntil) {
-		return // taken since, or pushed back (the Reset queued the timer again)
+	if !r.armed {
+		return // taken since
+	}
+	if now := time.Now(); now.Before(r.graceUntil) {
+		if r.timerAt.Before(r.graceUntil) { // not queued again by a Reset since it fired
+			r.timerAt = r.graceUntil
+			r.grace.Reset(r.graceUntil.Sub(now))
+		}
+		return
 	}
 	r.armed = false
 	if r.owner != nil || r.closed != nil {
