@@ -24,13 +24,18 @@ type bound struct {
 	mu      sync.Mutex
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
-	gen     uint64 // counts collectives, so that a late expiry or caller cancel hits nobody
 	active  bool
 	expires time.Time
 	timer   *time.Timer
 	closed  bool
 
-	stop func() bool // stops the watch on the caller's context, or nil; used by the runner only
+	// The watch on the caller's context: made for the first collective that passes a context
+	// with a Done channel, and kept while the following ones pass a context with the same
+	// channel (a program usually passes one context to every call), so that a call costs no
+	// allocation then either.
+	watched <-chan struct{} // the Done channel watched, or nil; under mu
+	caller  <-chan struct{} // the running collective's caller's Done channel; under mu
+	stop    func() bool     // ends the watch
 }
 
 // begin starts a collective bounded by caller and returns its context; finish ends it.
@@ -39,8 +44,6 @@ func (b *bound) begin(caller context.Context) context.Context {
 	if b.ctx == nil || b.ctx.Err() != nil {
 		b.ctx, b.cancel = context.WithCancelCause(b.parent)
 	}
-	b.gen++
-	gen := b.gen
 	b.active = true
 	b.expires = time.Now().Add(b.timeout)
 	switch {
@@ -51,33 +54,49 @@ func (b *bound) begin(caller context.Context) context.Context {
 		b.timer.Reset(b.timeout) // later than before: the timer stays queued, nobody is woken
 	}
 	ctx := b.ctx
+	done := caller.Done()
+	b.caller = done
 	if caller.Err() != nil {
 		b.cancel(context.Cause(caller))
 	}
+	watch := done != nil && done != b.watched && !b.closed
 	b.mu.Unlock()
-	if caller.Done() != nil {
-		b.stop = context.AfterFunc(caller, func() { b.cancelGen(gen, context.Cause(caller)) })
+	if watch {
+		b.watch(caller, done)
 	}
 	return ctx
 }
 
-// finish ends the collective that begin started.
-func (b *bound) finish() {
-	if b.stop != nil {
-		b.stop()
-		b.stop = nil
-	}
+// watch ends the running collective whenever it is caller's and caller ends.
+func (b *bound) watch(caller context.Context, done <-chan struct{}) {
+	stop := context.AfterFunc(caller, func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if b.watched == done {
+			b.watched, b.stop = nil, nil // it has fired: the next call with it watches again
+		}
+		if b.active && b.caller == done {
+			b.cancel(context.Cause(caller))
+		}
+	})
 	b.mu.Lock()
-	b.active = false
+	old := b.stop
+	b.watched, b.stop = done, stop
+	if b.closed {
+		old, b.watched, b.stop = stop, nil, nil
+	}
 	b.mu.Unlock()
+	if old != nil {
+		old()
+	}
 }
 
-func (b *bound) cancelGen(gen uint64, cause error) {
+// finish ends the collective that begin started.
+func (b *bound) finish() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.active && b.gen == gen {
-		b.cancel(cause)
-	}
+	b.active = false
+	b.caller = nil
+	b.mu.Unlock()
 }
 
 // expire ends the running collective once its time is up.
@@ -94,12 +113,17 @@ func (b *bound) expire() {
 	b.cancel(ErrTimeout)
 }
 
-// close stops the timer for good.
+// close stops the timer and the watch for good.
 func (b *bound) close() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.closed = true
 	if b.timer != nil {
 		b.timer.Stop()
+	}
+	stop := b.stop
+	b.watched, b.stop = nil, nil
+	b.mu.Unlock()
+	if stop != nil {
+		stop()
 	}
 }

@@ -28,6 +28,9 @@ func TestSmallCollectivesAllocateNothing(t *testing.T) {
 		"allgather":         func(r int) comm.Operation { return comm.AllGatherOp(comm.Of(in[r]), comm.Of(gathered[r])) },
 		"barrier":           func(int) comm.Operation { return comm.BarrierOp() },
 	}
+	// A context that can end costs nothing either, when every call passes the same one.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	for name, op := range ops {
 		t.Run(name, func(t *testing.T) {
 			start := make(chan struct{})
@@ -40,7 +43,7 @@ func TestSmallCollectivesAllocateNothing(t *testing.T) {
 			defer close(start)
 			run := func() {
 				start <- struct{}{}
-				require.NoError(t, comms[0].Run(context.Background(), op(0)))
+				require.NoError(t, comms[0].Run(ctx, op(0)))
 				require.NoError(t, <-done)
 			}
 			run() // build and cache the schedule
@@ -101,4 +104,21 @@ func TestLateCancelAndIdleTimeout(t *testing.T) {
 	for _, c := range comms {
 		require.NoError(t, c.Err())
 	}
+}
+
+// A context passed to several calls ends the one running when it ends.
+func TestSharedContextEndsRunningCall(t *testing.T) {
+	comms := group(t, 2, comm.Config{Timeout: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	noErrors(t, each(comms, func(c *comm.Comm) error {
+		b := comm.Of([]int32{1})
+		return c.AllReduce(ctx, b, b, comm.Sum)
+	}))
+	b := comm.Of([]int32{1})
+	err := comms[0].AllReduce(ctx, b, b, comm.Sum) // rank 1 does not come
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	var pe *comm.PeerError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, 1, pe.Rank)
 }
