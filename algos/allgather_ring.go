@@ -13,9 +13,11 @@ import (
 //	  ▲                                          │
 //	  └──────────────────────────────────────────┘
 //
-// Rank r first copies In to block r of Out (a copy onto itself in place, where In is
-// Out[r·count:], which the engine skips). In step s (0 ≤ s < n-1) it sends block (r-s) mod n of
-// Out to rank r+1 and receives block (r-s-1) mod n from rank r-1. Each rank sends (n-1)·count
+// In step s (0 ≤ s < n-1) rank r sends block (r-s) mod n of Out to rank r+1 and receives block
+// (r-s-1) mod n from rank r-1; its own block, which it sends in step 0, it sends straight from
+// In, and copies In to block r of Out only after that send has started, so that the copy
+// overlaps the transfer instead of delaying it (in place, where In is Out[r·count:], the copy
+// is onto itself and the engine skips it). Each rank sends (n-1)·count
 // elements in n-1 messages, and the critical path is n-1 messages. With count 0 the programs are
 // empty. See Patarasuk and Yuan, "Bandwidth optimal all-reduce algorithms for clusters of
 // workstations" (JPDC 2009), whose all-reduce ends with this all-gather.
@@ -46,10 +48,16 @@ func (allGatherRing) Build(req plan.Request) (*plan.Schedule, error) {
 	}
 	for q, r := range order { // q: position in the ring
 		var p ringProgram
-		p.copy(plan.Region{Buf: plan.In, Len: count}, block(q))
+		own := plan.Region{Buf: plan.In, Len: count}
 		next, prev := order[(q+1)%n], order[(q+n-1)%n]
+		if n > 1 {
+			p.send(next, own)
+		}
+		p.copy(own, block(q))
 		for s := range n - 1 {
-			p.send(next, block(q-s))
+			if s > 0 {
+				p.send(next, block(q-s))
+			}
 			p.recv(plan.Recv, prev, block(q-s-1))
 		}
 		progs[r] = plan.Program{Steps: p.steps}

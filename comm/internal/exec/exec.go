@@ -263,12 +263,15 @@ func (e *Engine) run(ctx context.Context, t *Task) error {
 			}
 		case plan.Copy, plan.ReduceLocal:
 			src, dst := e.region(t, st.Src), e.region(t, st.Dst)
+			if st.Op == plan.Copy && (len(dst) == 0 || unsafe.SliceData(dst) == unsafe.SliceData(src)) {
+				continue // onto itself (in place): nothing is written, so nothing to wait for
+			}
 			if err := e.waitOverlap(dst); err != nil {
 				return err
 			}
 			if st.Op == plan.ReduceLocal {
 				reduce.Reduce(t.DType, t.Op, dst, src)
-			} else if len(dst) > 0 && unsafe.SliceData(dst) != unsafe.SliceData(src) {
+			} else {
 				copy(dst, src)
 			}
 		default:
