@@ -3,10 +3,12 @@ package comm
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/chorus-cc/chorus/comm/rendezvous"
@@ -36,15 +38,11 @@ func InitFromEnv(ctx context.Context, cfg Config) (*Comm, error) {
 	return Join(ctx, "env://", job.Secret, Member{Rank: job.Rank, Size: job.Size}, cfg)
 }
 
-// serveStore serves the job's store from this process, on every interface (ranks on other hosts
-// reach it) at the port of job.Addr, for clients holding secret (none: anyone who reaches the
-// port), and returns the function that stops it.
+// serveStore serves the job's store from this process at job.Addr (see listenStore), for
+// clients holding secret (none: anyone who reaches the port), and returns the function that
+// stops it.
 func serveStore(job rendezvous.Job, secret []byte) (func(), error) {
-	_, port, err := net.SplitHostPort(job.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("store address %q: %w", job.Addr, err)
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("", port))
+	ln, err := listenStore(job.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("serve the store (MASTER_PORT+1): %w", err)
 	}
@@ -55,6 +53,31 @@ func serveStore(job rendezvous.Job, secret []byte) (func(), error) {
 		_ = srv.Serve(ln) // nil after Close; an accept error leaves the others to time out
 	}()
 	return func() { _ = srv.Close(); <-done }, nil
+}
+
+// listenStore listens for the store's clients at addr (MASTER_ADDR:MASTER_PORT+1): on the
+// address MASTER_ADDR names where it is one of this host's (127.0.0.1 keeps the store on the
+// loopback, an interface's address on that interface), and on every interface only where it
+// is not (a name or address that reaches this host through NAT or a proxy), since the other
+// ranks must reach it.
+func listenStore(addr string) (net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("store address %q: %w", addr, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ips, _ := net.DefaultResolver.LookupIPAddr(ctx, host) // unresolvable: every interface
+	for _, ip := range ips {
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip.String(), port))
+		if err == nil {
+			return ln, nil
+		}
+		if !errors.Is(err, syscall.EADDRNOTAVAIL) {
+			return nil, err // the port is taken, say: every interface would fail alike
+		}
+	}
+	return net.Listen("tcp", net.JoinHostPort("", port))
 }
 
 // Join joins a job as InitFromEnv does, with the rank, size, store URL (tcp://, file:// or env://,

@@ -148,3 +148,22 @@ func TestInitMalformedRecord(t *testing.T) {
 		require.ErrorContains(t, err, tc.want)
 	}
 }
+
+// Rank 0 serves the store on the address MASTER_ADDR names where that address is this host's,
+// and on every interface only where it is not.
+func TestStoreListensWhereMasterAddrSays(t *testing.T) {
+	ln, err := comm.ListenStore("127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	require.True(t, ln.Addr().(*net.TCPAddr).IP.IsLoopback(), "listens on %v", ln.Addr())
+
+	// 192.0.2.1 (TEST-NET-1) is no interface of this host: every interface.
+	ln2, err := comm.ListenStore("192.0.2.1:0")
+	require.NoError(t, err)
+	defer ln2.Close()
+	require.True(t, ln2.Addr().(*net.TCPAddr).IP.IsUnspecified(), "listens on %v", ln2.Addr())
+
+	// A taken port fails instead of moving elsewhere.
+	_, err = comm.ListenStore(ln.Addr().String())
+	require.Error(t, err)
+}

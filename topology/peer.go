@@ -105,6 +105,26 @@ func Local(rank int) (Peer, error) {
 	return p, nil
 }
 
+// capInterfaces keeps the first interfaces and addresses within the limits of a valid Peer
+// (maxInterfaces, maxAddrs): a host with hundreds of virtual interfaces (a container host)
+// still describes itself, without the ones past the limit, which it is unlikely to be reached
+// through.
+func capInterfaces(in []Interface) []Interface {
+	out := in[:0:0]
+	addrs := 0
+	for _, ifc := range in {
+		if len(out) == maxInterfaces || addrs == maxAddrs {
+			break
+		}
+		if len(ifc.Addrs) > maxAddrs-addrs {
+			ifc.Addrs = ifc.Addrs[:maxAddrs-addrs]
+		}
+		addrs += len(ifc.Addrs)
+		out = append(out, ifc)
+	}
+	return out
+}
+
 // localInterfaces lists the interfaces that are up, with their addresses; interfaces without
 // addresses are left out, since nothing can be dialled through them.
 func localInterfaces() ([]Interface, error) {
@@ -137,7 +157,7 @@ func localInterfaces() ([]Interface, error) {
 			Addrs:    list,
 		})
 	}
-	return out, nil
+	return capInterfaces(out), nil
 }
 
 // Validate reports whether p is a description Build accepts: a rank in 0..MaxRanks-1, a host

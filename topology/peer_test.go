@@ -1,6 +1,8 @@
 package topology
 
 import (
+	"fmt"
+
 	"os"
 	"strings"
 	"testing"
@@ -89,4 +91,28 @@ func TestPrintable(t *testing.T) {
 	require.Equal(t, `a\nb`, printable("a\nb", 10))
 	require.Equal(t, "abc", printable("abcdef", 3))
 	require.NoError(t, checkText(printable("\x01\x02\x03\xff", 5), 5))
+}
+
+// A host with more interfaces or addresses than a Peer may hold keeps the first ones and stays
+// valid.
+func TestCapInterfaces(t *testing.T) {
+	many := make([]Interface, maxInterfaces+40)
+	for i := range many {
+		many[i] = Interface{Name: fmt.Sprintf("veth%d", i), Addrs: []string{fmt.Sprintf("10.%d.%d.1/24", i/256, i%256)}}
+	}
+	got := capInterfaces(many)
+	require.Len(t, got, maxInterfaces)
+	require.Equal(t, "veth0", got[0].Name)
+	p := Peer{Host: "h", Interfaces: got}
+	require.NoError(t, p.Validate())
+
+	addrs := make([]string, maxAddrs+5)
+	for i := range addrs {
+		addrs[i] = fmt.Sprintf("10.0.%d.%d/32", i/256, i%256)
+	}
+	got = capInterfaces([]Interface{{Name: "a", Addrs: addrs[:10]}, {Name: "b", Addrs: addrs}, {Name: "c", Addrs: addrs[:1]}})
+	require.Len(t, got, 2)
+	require.Len(t, got[1].Addrs, maxAddrs-10)
+	p = Peer{Host: "h", Interfaces: got}
+	require.NoError(t, p.Validate())
 }
