@@ -62,15 +62,28 @@ func (rdAllReduce) Build(req plan.Request) (*plan.Schedule, error) {
 	n, c := req.Ranks, req.Count
 	p := pow2Floor(n)
 	all := rOut(0, c)
-	pow2Fold(w, c)
+	if p < n {
+		pow2Fold(w, c)
+	}
 	for r := range p {
 		if p > 1 && c > 0 {
 			w.scratch(r, c)
 		}
 		for mask := 1; mask < p; mask <<= 1 {
-			w.send(r, r^mask, all)
+			if mask == 1 && p == n {
+				// Nothing was folded in: round 0 sends In itself and copies it to Out after
+				// the send has started, so that a small all-reduce starts with a message
+				// (which the communicator can send with its call description).
+				w.send(r, r^mask, rIn(0, c))
+				w.copy(r, rIn(0, c), all)
+			} else {
+				w.send(r, r^mask, all)
+			}
 			w.recv(r, r^mask, rScratch(0, c))
 			w.reduce(r, rScratch(0, c), all)
+		}
+		if p == 1 && p == n {
+			w.copy(r, rIn(0, c), all)
 		}
 	}
 	pow2Unfold(w, c)

@@ -48,6 +48,18 @@ func decodeCall(p []byte) (call, error) {
 	}, nil
 }
 
+// callPrefix returns the call description at the start of p, which may go on with other bytes
+// (see helloState), or p whole when it is too short to say.
+func callPrefix(p []byte) []byte {
+	if len(p) < callFixed {
+		return p
+	}
+	if n := callFixed + int(p[callFixed-1]); n <= len(p) {
+		return p[:n]
+	}
+	return p
+}
+
 func (c call) fingerprint() uint64 {
 	var buf [64]byte
 	return xxhash.Sum64(c.encode(buf[:0]))

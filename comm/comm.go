@@ -59,11 +59,11 @@ type Comm struct {
 	hostsHash uint64
 
 	eng       *exec.Engine
-	cache     map[schedKey]*plan.Schedule // used by the collective running
-	hello     helloState                  // of the collective running
-	bound     bound                       // the context of the collective running
-	gate      func(context.Context) error // c.checkHello, made once
-	compareFn func([]byte) error          // c.compareHello, made once
+	cache     map[schedKey]*plan.Schedule           // used by the collective running
+	hello     helloState                            // of the collective running
+	bound     bound                                 // the context of the collective running
+	gate      func(context.Context) ([]byte, error) // c.checkHello, made once
+	compareFn func([]byte) error                    // c.compareHello, made once
 
 	ctx    context.Context // cancelled on abort or close, with the cause
 	cancel context.CancelCauseFunc

@@ -20,6 +20,7 @@ type countingNet struct {
 	*inproc.Network
 	name  string
 	bytes atomic.Int64
+	msgs  atomic.Int64
 }
 
 func newCountingNet(name string) *countingNet { return &countingNet{Network: inproc.New(), name: name} }
@@ -31,7 +32,7 @@ func (n *countingNet) Dial(ctx context.Context, addr string) (transport.Conn, er
 	if err != nil {
 		return nil, err
 	}
-	return countingConn{c, &n.bytes}, nil
+	return countingConn{c, n}, nil
 }
 
 func (n *countingNet) Listen(ctx context.Context, addr string) (transport.Listener, error) {
@@ -39,12 +40,12 @@ func (n *countingNet) Listen(ctx context.Context, addr string) (transport.Listen
 	if err != nil {
 		return nil, err
 	}
-	return countingListener{ln, &n.bytes}, nil
+	return countingListener{ln, n}, nil
 }
 
 type countingListener struct {
 	transport.Listener
-	bytes *atomic.Int64
+	net *countingNet
 }
 
 func (l countingListener) Accept(ctx context.Context) (transport.Conn, error) {
@@ -52,16 +53,17 @@ func (l countingListener) Accept(ctx context.Context) (transport.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return countingConn{c, l.bytes}, nil
+	return countingConn{c, l.net}, nil
 }
 
 type countingConn struct {
 	transport.Conn
-	bytes *atomic.Int64
+	net *countingNet
 }
 
 func (c countingConn) Send(ctx context.Context, tag transport.Tag, p []byte) error {
-	c.bytes.Add(int64(len(p)))
+	c.net.bytes.Add(int64(len(p)))
+	c.net.msgs.Add(1)
 	return c.Conn.Send(ctx, tag, p)
 }
 

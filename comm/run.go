@@ -70,10 +70,10 @@ func (c *Comm) collective(ctx context.Context, op Operation, cl call, seq uint64
 		Tag:   transport.Tag{Comm: c.id, Epoch: c.epoch, Seq: seq, Check: cl.fingerprint()},
 	}
 	if c.size > 1 {
-		if err := c.sendHello(ctx, cl, seq); err != nil {
+		if err := c.sendHello(ctx, &t, cl, seq); err != nil {
 			return err
 		}
-		t.Gate = c.gate
+		t.Gate, t.AheadFrom = c.gate, c.hello.prev
 	}
 	if err := c.eng.Run(ctx, &t); err != nil {
 		return err
@@ -87,48 +87,78 @@ func (c *Comm) collective(ctx context.Context, op Operation, cl call, seq uint64
 // The call description: every collective first sends its call to the next rank, and checks
 // the previous rank's against it before its first receive (exec.Task.Gate), so a rank whose
 // call differs is found before any data is taken. Sending it ahead of the data, and checking it
-// only when the program first waits, costs the collective no round trip of its own. The state
-// lives in the Comm (one collective runs at a time), so that a call allocates nothing.
+// only when the program first waits, costs the collective no round trip of its own. Where the
+// program starts with a small message to the next rank, that message travels inside the
+// description (after a flag byte), which spares small collectives one message in each
+// direction: the message is a transport.SmallMessage at most, so that the description still
+// never waits for its receiver. The state lives in the Comm (one collective runs at a time), so
+// that a call allocates nothing.
 type helloState struct {
-	call call   // the collective running
-	seq  uint64 // its sequence number
-	mine []byte // its encoded call
-	prev int    // the rank whose call is checked
+	call  call   // the collective running
+	seq   uint64 // its sequence number
+	mine  []byte // its encoded call
+	out   []byte // what was sent: mine, or buf
+	buf   []byte // mine, aheadFlag and the first message
+	prev  int    // the rank whose call is checked
+	ahead []byte // the previous rank's first message to this one, when it came with its call
+	got   bool   // ahead holds it
 }
+
+// aheadFlag follows a call description that carries the sender's first message.
+const aheadFlag = 1
 
 func (c *Comm) helloTag(seq uint64) transport.Tag {
 	return transport.Tag{Comm: c.id, Epoch: c.epoch, Seq: seq, Step: helloStep}
 }
 
-// sendHello sends the call to the next rank.
-func (c *Comm) sendHello(ctx context.Context, cl call, seq uint64) error {
+// sendHello sends the call to the next rank, with t's first message when that goes to the
+// next rank and is small.
+func (c *Comm) sendHello(ctx context.Context, t *exec.Task, cl call, seq uint64) error {
 	h := &c.hello
-	h.call, h.seq = cl, seq
+	h.call, h.seq, h.got = cl, seq, false
 	h.mine = cl.encode(h.mine[:0])
 	next := (c.rank + 1) % c.size
 	h.prev = (c.rank + c.size - 1) % c.size
-	if err := c.conns[next].Send(ctx, c.helloTag(seq), h.mine); err != nil {
+	h.out = h.mine
+	if peer, data, ok := exec.FirstSend(t); ok && peer == next && len(h.mine)+1+len(data) <= transport.SmallMessage {
+		h.buf = append(append(append(h.buf[:0], h.mine...), aheadFlag), data...)
+		h.out = h.buf
+		t.SentFirst = true
+	}
+	if err := c.conns[next].Send(ctx, c.helloTag(seq), h.out); err != nil {
 		return &exec.StepError{Peer: next, Step: -1, Op: plan.Send, Err: err}
 	}
 	return nil
 }
 
 // checkHello receives the previous rank's call and compares it with this rank's; it is the
-// engine's Gate (c.gate).
-func (c *Comm) checkHello(ctx context.Context) error {
+// engine's Gate (c.gate), and hands the engine the previous rank's first message when it came
+// with the call.
+func (c *Comm) checkHello(ctx context.Context) ([]byte, error) {
 	h := &c.hello
 	if err := c.conns[h.prev].Recv(ctx, c.helloTag(h.seq), c.compareFn); err != nil {
-		return &exec.StepError{Peer: h.prev, Step: -1, Op: plan.Recv, Err: err}
+		return nil, &exec.StepError{Peer: h.prev, Step: -1, Op: plan.Recv, Err: err}
 	}
-	return nil
+	if h.got {
+		return h.ahead, nil
+	}
+	return nil, nil
 }
 
 func (c *Comm) compareHello(p []byte) error {
 	h := &c.hello
-	if bytes.Equal(p, h.mine) {
+	n := len(h.mine)
+	if len(p) >= n && bytes.Equal(p[:n], h.mine) && (len(p) == n || p[n] == aheadFlag) {
+		if len(p) > n {
+			if h.ahead == nil {
+				h.ahead = make([]byte, 0, len(p)) // not nil even for an empty message
+			}
+			h.ahead = append(h.ahead[:0], p[n+1:]...)
+			h.got = true
+		}
 		return nil
 	}
-	theirs, err := decodeCall(p)
+	theirs, err := decodeCall(callPrefix(p))
 	if err != nil {
 		return err
 	}

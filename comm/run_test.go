@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chorus-cc/chorus/comm"
+	"github.com/chorus-cc/chorus/transport"
 )
 
 // A blocking collective of small messages allocates nothing: not on the rank that issues it, not
@@ -121,4 +122,59 @@ func TestSharedContextEndsRunningCall(t *testing.T) {
 	var pe *comm.PeerError
 	require.ErrorAs(t, err, &pe)
 	require.Equal(t, 1, pe.Rank)
+}
+
+// A small collective whose program starts with a message to the next rank sends that message
+// inside its call description: two ranks exchange one message each per call, not two; past
+// transport.SmallMessage the description and the data travel apart.
+func TestSmallCallOneMessageEach(t *testing.T) {
+	local := newCountingNet("local")
+	comms := initHosts(t, []string{"A", "A"}, newCountingNet("remote"), local, "", comm.Config{})
+	allReduceWorks(t, comms) // connections and schedules made
+	for _, tc := range []struct {
+		name  string
+		count int // float32 elements
+		op    func(c *comm.Comm, in, out []float32) error
+		msgs  int64
+	}{
+		{"allreduce", 1024, func(c *comm.Comm, in, out []float32) error {
+			return c.AllReduce(t.Context(), comm.Of(in), comm.Of(out), comm.Sum)
+		}, 2},
+		{"allreduce/inplace", 1024, func(c *comm.Comm, in, _ []float32) error {
+			return c.AllReduce(t.Context(), comm.Of(in), comm.Of(in), comm.Sum)
+		}, 2},
+		{"broadcast", 1024, func(c *comm.Comm, in, out []float32) error {
+			return c.Broadcast(t.Context(), comm.Of(in), comm.Of(out), 0)
+		}, 2},
+		{"barrier", 0, func(c *comm.Comm, _, _ []float32) error { return c.Barrier(t.Context()) }, 2},
+		{"allreduce/large", transport.SmallMessage, func(c *comm.Comm, in, out []float32) error {
+			return c.AllReduce(t.Context(), comm.Of(in), comm.Of(out), comm.Sum)
+		}, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := local.msgs.Load()
+			outs := make([][]float32, len(comms))
+			noErrors(t, each(comms, func(c *comm.Comm) error {
+				in := make([]float32, tc.count)
+				for i := range in {
+					in[i] = float32(1 + c.Rank() + i%7)
+				}
+				outs[c.Rank()] = make([]float32, tc.count)
+				if tc.name == "allreduce/inplace" {
+					outs[c.Rank()] = in
+				}
+				return tc.op(c, in, outs[c.Rank()])
+			}))
+			require.Equal(t, tc.msgs, local.msgs.Load()-before, "messages sent")
+			for r, out := range outs {
+				for i, v := range out {
+					want := float32(3 + 2*(i%7)) // sum over ranks 0 and 1
+					if tc.name == "broadcast" {
+						want = float32(1 + i%7) // rank 0's
+					}
+					require.Equal(t, want, v, "rank %d element %d", r, i)
+				}
+			}
+		})
+	}
 }

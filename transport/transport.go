@@ -28,8 +28,9 @@ var (
 )
 
 // SmallMessage is the size up to which every backend buffers a message instead of waiting for
-// its receiver.
-const SmallMessage = 4 << 10
+// its receiver. 8 KiB: a collective's call description carries its first message when both fit
+// (see comm), and a 4 KiB message with its description must.
+const SmallMessage = 8 << 10
 
 // Tag identifies one message between two ranks. Messages are matched by the whole tag, never by
 // arrival order: a receiver waiting for a tag gets exactly the message sent with that tag. The

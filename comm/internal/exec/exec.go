@@ -64,8 +64,32 @@ type Task struct {
 	// Gate, when set, is called once before the program's first receive, or at its end when it
 	// has none; its error ends the program. The sends before the first receive go out first, so
 	// a check that needs a message from a peer (the communicator's call description) costs no
-	// extra round trip.
-	Gate func(ctx context.Context) error
+	// extra round trip. Gate may return the program's first message from rank AheadFrom
+	// (message 0 of that pair), when it came with what the gate received: the receive of that
+	// message then takes it from there instead of from the connection. Not nil means it came,
+	// even when it is empty.
+	Gate      func(ctx context.Context) (ahead []byte, err error)
+	AheadFrom int
+	// SentFirst says that the caller has sent the program's first step, a Send, itself (with
+	// the call description): the engine counts that message and does not send it again.
+	SentFirst bool
+}
+
+// FirstSend returns the peer and the bytes of t's first step when it is a Send from In or Out,
+// which a caller may send itself (see Task.SentFirst).
+func FirstSend(t *Task) (peer int, data []byte, ok bool) {
+	if len(t.Prog.Steps) == 0 {
+		return 0, nil, false
+	}
+	st := t.Prog.Steps[0]
+	if st.Op != plan.Send || st.Src.Buf == plan.Scratch {
+		return 0, nil, false
+	}
+	b, sz := t.In, t.DType.Size()
+	if st.Src.Buf == plan.Out {
+		b = t.Out
+	}
+	return st.Peer, b[st.Src.Off*sz : (st.Src.Off+st.Src.Len)*sz], true
 }
 
 type sendReq struct {
@@ -216,17 +240,21 @@ func (e *Engine) Run(ctx context.Context, t *Task) error {
 
 func (e *Engine) run(ctx context.Context, t *Task) error {
 	gated := t.Gate == nil
+	var ahead []byte // message 0 from t.AheadFrom, once the gate has handed it over
 	for i := range t.Prog.Steps {
 		st := &t.Prog.Steps[i]
 		switch st.Op {
 		case plan.Send:
+			tag := t.Tag
+			tag.Step = e.nsent[st.Peer]
+			e.nsent[st.Peer]++
+			if i == 0 && t.SentFirst {
+				continue
+			}
 			data := e.region(t, st.Src)
 			lo, hi := span(data)
 			idx := len(e.sends)
 			e.sends = append(e.sends, sendRec{lo: lo, hi: hi, peer: st.Peer, step: i})
-			tag := t.Tag
-			tag.Step = e.nsent[st.Peer]
-			e.nsent[st.Peer]++
 			if len(data) <= transport.SmallMessage {
 				// A small message never waits for its receiver (transport.Conn's contract), so it
 				// goes out from here: handing it to the peer's sender goroutine would cost a
@@ -247,7 +275,8 @@ func (e *Engine) run(ctx context.Context, t *Task) error {
 		case plan.Recv, plan.RecvReduce:
 			if !gated {
 				gated = true
-				if err := t.Gate(ctx); err != nil {
+				var err error
+				if ahead, err = t.Gate(ctx); err != nil {
 					return err
 				}
 			}
@@ -258,7 +287,15 @@ func (e *Engine) run(ctx context.Context, t *Task) error {
 			tag := t.Tag
 			tag.Step = e.nrecv[st.Peer]
 			e.nrecv[st.Peer]++
-			if err := e.recv(ctx, st.Peer, tag, dst, st.Op == plan.RecvReduce, t); err != nil {
+			var err error
+			if ahead != nil && st.Peer == t.AheadFrom && tag.Step == 0 {
+				e.rDst, e.rReduce, e.rDType, e.rOp = dst, st.Op == plan.RecvReduce, t.DType, t.Op
+				err = e.consume(ahead)
+				e.rDst, ahead = nil, nil
+			} else {
+				err = e.recv(ctx, st.Peer, tag, dst, st.Op == plan.RecvReduce, t)
+			}
+			if err != nil {
 				return &StepError{Peer: st.Peer, Step: i, Op: st.Op, Err: err}
 			}
 		case plan.Copy, plan.ReduceLocal:
@@ -279,7 +316,8 @@ func (e *Engine) run(ctx context.Context, t *Task) error {
 		}
 	}
 	if !gated {
-		return t.Gate(ctx)
+		_, err := t.Gate(ctx)
+		return err
 	}
 	return nil
 }

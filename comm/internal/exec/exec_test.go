@@ -198,7 +198,7 @@ func TestGateRunsBeforeFirstReceive(t *testing.T) {
 			{Op: plan.Send, Peer: 1, Src: one},
 			{Op: plan.Recv, Peer: 1, Dst: one},
 		}}, Out: make([]byte, 8), DType: reduce.Int64,
-			Gate: func(context.Context) error { calls++; return errGate }},
+			Gate: func(context.Context) ([]byte, error) { calls++; return nil, errGate }},
 		{Prog: &plan.Program{Steps: []plan.Step{{Op: plan.Recv, Peer: 0, Dst: one}}},
 			Out: make([]byte, 8), DType: reduce.Int64},
 	}
@@ -211,7 +211,39 @@ func TestGateRunsBeforeFirstReceive(t *testing.T) {
 	calls = 0
 	send := &Task{Prog: &plan.Program{Steps: []plan.Step{{Op: plan.Send, Peer: 1, Src: one}}},
 		Out: make([]byte, 8), DType: reduce.Int64, Tag: transport.Tag{Seq: 1},
-		Gate: func(context.Context) error { calls++; return errGate }}
+		Gate: func(context.Context) ([]byte, error) { calls++; return nil, errGate }}
 	require.ErrorIs(t, es[0].Run(context.Background(), send), errGate)
 	require.Equal(t, 1, calls)
+}
+
+// A first message that the caller sent itself (SentFirst) does not go out again, and the
+// message that the gate hands over (Gate's ahead) is received from there: copied, or reduced.
+func TestFirstMessageAhead(t *testing.T) {
+	es := engines(t, 2)
+	in := fill(4, func(i int) int64 { return int64(10 + i) })
+	sendProg := &plan.Program{Steps: []plan.Step{{Op: plan.Send, Peer: 1, Src: plan.Region{Buf: plan.In, Len: 4}}}}
+	sender := &Task{Prog: sendProg, In: in, DType: reduce.Int64, SentFirst: true}
+	peer, data, ok := FirstSend(sender)
+	require.True(t, ok)
+	require.Equal(t, 1, peer)
+	require.Equal(t, in, data)
+	require.NoError(t, es[0].Run(context.Background(), sender))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	recvProg := &plan.Program{Steps: []plan.Step{{Op: plan.Recv, Peer: 0, Dst: plan.Region{Buf: plan.Out, Len: 4}}}}
+	err := es[1].Run(ctx, &Task{Prog: recvProg, Out: make([]byte, 32), DType: reduce.Int64})
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the engine sent the message the caller had sent")
+
+	for _, op := range []plan.Op{plan.Recv, plan.RecvReduce} {
+		out := fill(4, func(i int) int64 { return int64(i) })
+		prog := &plan.Program{Steps: []plan.Step{{Op: op, Peer: 0, Dst: plan.Region{Buf: plan.Out, Len: 4}}}}
+		task := &Task{Prog: prog, Out: out, DType: reduce.Int64, Op: reduce.Sum, Tag: transport.Tag{Seq: 1},
+			AheadFrom: 0, Gate: func(context.Context) ([]byte, error) { return in, nil }}
+		require.NoError(t, es[1].Run(context.Background(), task))
+		want := []int64{10, 11, 12, 13}
+		if op == plan.RecvReduce {
+			want = []int64{10, 12, 14, 16}
+		}
+		require.Equal(t, want, int64s(out), "%s", op)
+	}
 }
