@@ -63,6 +63,17 @@ type Conn interface {
 	Close() error
 }
 
+// TrySender is implemented by connections that can tell, without waiting, whether a message
+// fits in their buffers now. The engine sends a message that way from the goroutine running the
+// program instead of handing it to a sender goroutine, whose wake-up costs more than a message
+// of some KiB takes to copy.
+type TrySender interface {
+	// TrySend sends p with the tag, as Send would, when that needs no wait at all (the message
+	// fits in the connection's buffers now) and reports true; otherwise it sends nothing and
+	// reports false. Its error is Send's (a closed connection, a message too large).
+	TrySend(tag Tag, p []byte) (bool, error)
+}
+
 // Listener accepts connections.
 type Listener interface {
 	// Accept waits for the next connection.

@@ -63,7 +63,10 @@ type Conn struct {
 	pieceHook func()
 }
 
-var _ transport.Conn = (*Conn)(nil)
+var (
+	_ transport.Conn      = (*Conn)(nil)
+	_ transport.TrySender = (*Conn)(nil)
+)
 
 // newConn starts a connection over sock with the two mapped rings.
 func newConn(sock *net.UnixConn, in, out *segment, name, peer string) *Conn {
@@ -283,6 +286,35 @@ func (c *Conn) Send(ctx context.Context, tag transport.Tag, p []byte) error {
 		return nil
 	}
 	return c.sendStream(ctx, tag, p)
+}
+
+// TrySend sends p as Send does when that needs no wait: the message goes in one frame, no
+// other Send is writing, and the ring has room for it now. Otherwise it sends nothing and
+// returns false (transport.TrySender).
+func (c *Conn) TrySend(tag transport.Tag, p []byte) (bool, error) {
+	if len(p) > c.tx.inlineMax {
+		return false, nil
+	}
+	if !c.acquire() {
+		return false, c.failed("send", tag)
+	}
+	defer c.release()
+	select {
+	case c.txLock <- struct{}{}:
+	default:
+		return false, nil
+	}
+	defer func() { <-c.txLock }()
+	ok, err := c.tx.room(frameLen(len(p)))
+	if err != nil || !ok {
+		if err != nil {
+			err = c.sendErr(context.Background(), tag, err)
+		}
+		return false, err
+	}
+	f := frame{kind: kindWhole, n: len(p), total: len(p), tag: tag}
+	c.tx.publish(c.tx.write(&f, p))
+	return true, nil
 }
 
 // sendStream sends a message larger than inlineMax in pieces.

@@ -55,6 +55,9 @@ var _ transport.Conn = (*Conn)(nil)
 // Send fails: shm needs Linux.
 func (c *Conn) Send(ctx context.Context, tag transport.Tag, p []byte) error { return errUnsupported }
 
+// TrySend fails: shm needs Linux.
+func (c *Conn) TrySend(tag transport.Tag, p []byte) (bool, error) { return false, errUnsupported }
+
 // Recv fails: shm needs Linux.
 func (c *Conn) Recv(ctx context.Context, tag transport.Tag, fn func(p []byte) error) error {
 	return errUnsupported

@@ -252,3 +252,44 @@ func TestMaxMessage(t *testing.T) {
 	require.NoError(t, <-sent)
 	require.Equal(t, uint64(1), b.Stats().Assembled)
 }
+
+// TrySend sends while the ring has room and nothing else is needed, and otherwise sends nothing:
+// a message larger than one frame, a full ring, a closed connection.
+func TestTrySend(t *testing.T) {
+	a, b := pair(t, shm.Config{RingSize: shm.MinRingSize})
+	msg := make([]byte, 8<<10)
+	sent := 0
+	for ; ; sent++ {
+		for i := range msg {
+			msg[i] = byte(sent + i)
+		}
+		ok, err := a.TrySend(transport.Tag{Seq: uint64(sent)}, msg)
+		require.NoError(t, err)
+		if !ok {
+			break
+		}
+		require.Less(t, sent, shm.MinRingSize/len(msg), "the ring took more than it holds")
+	}
+	require.Positive(t, sent)
+	ok, err := a.TrySend(transport.Tag{Seq: 1 << 40}, make([]byte, shm.InlineMax(shm.MinRingSize)+1))
+	require.NoError(t, err)
+	require.False(t, ok, "a streamed message is never tried")
+	for i := range sent {
+		err := b.Recv(t.Context(), transport.Tag{Seq: uint64(i)}, func(p []byte) error {
+			for j := range p {
+				if p[j] != byte(i+j) {
+					return fmt.Errorf("message %d byte %d is %d", i, j, p[j])
+				}
+			}
+			return nil
+		})
+		require.NoError(t, err)
+	}
+	ok, err = a.TrySend(transport.Tag{Seq: 1 << 41}, msg) // room again
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, b.Close())
+	require.NoError(t, a.Close())
+	_, err = a.TrySend(transport.Tag{Seq: 1 << 42}, msg)
+	require.ErrorIs(t, err, transport.ErrClosed)
+}

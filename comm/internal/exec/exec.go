@@ -93,10 +93,11 @@ func FirstSend(t *Task) (peer int, data []byte, ok bool) {
 }
 
 type sendReq struct {
-	ctx  context.Context
-	tag  transport.Tag
-	data []byte
-	idx  int
+	ctx   context.Context
+	tag   transport.Tag
+	data  []byte
+	first int // the chunks before it went out already
+	idx   int
 }
 
 type sendDone struct {
@@ -128,6 +129,7 @@ type Engine struct {
 	sendCtx context.Context
 	cancel  context.CancelFunc
 	nsent   []uint32 // per peer, messages sent in the current task
+	pending []int    // per peer, sends with the sender goroutine not yet recorded done
 	nrecv   []uint32 // per peer, messages received in the current task
 
 	// receive callback state, reused for every chunk
@@ -142,12 +144,13 @@ type Engine struct {
 // goroutine per peer; Close stops them.
 func New(rank int, conns []transport.Conn) *Engine {
 	e := &Engine{
-		conns:  conns,
-		rank:   rank,
-		queues: make([]chan sendReq, len(conns)),
-		done:   make(chan sendDone, 64),
-		nsent:  make([]uint32, len(conns)),
-		nrecv:  make([]uint32, len(conns)),
+		conns:   conns,
+		rank:    rank,
+		queues:  make([]chan sendReq, len(conns)),
+		done:    make(chan sendDone, 64),
+		nsent:   make([]uint32, len(conns)),
+		pending: make([]int, len(conns)),
+		nrecv:   make([]uint32, len(conns)),
 	}
 	e.recvFn = e.consume
 	for p, c := range conns {
@@ -175,7 +178,7 @@ func (e *Engine) Close() {
 func (e *Engine) sender(c transport.Conn, q <-chan sendReq) {
 	defer e.wg.Done()
 	for r := range q {
-		e.done <- sendDone{r.idx, SendMessage(r.ctx, c, r.tag, r.data)}
+		e.done <- sendDone{r.idx, sendChunks(r.ctx, c, r.tag, r.data, r.first)}
 	}
 }
 
@@ -265,13 +268,23 @@ func (e *Engine) run(ctx context.Context, t *Task) error {
 				}
 				continue
 			}
-			if e.sendCtx == nil {
-				e.sendCtx, e.cancel = context.WithCancel(ctx)
-			}
-			if err := e.post(ctx, st.Peer, sendReq{ctx: e.sendCtx, tag: tag, data: data, idx: idx}); err != nil {
+			first, err := e.trySend(st.Peer, tag, data)
+			if err != nil {
 				e.sends[idx].done = true
 				return &StepError{Peer: st.Peer, Step: i, Op: st.Op, Err: err}
 			}
+			if first == Chunks(len(data)) {
+				e.sends[idx].done = true
+				continue
+			}
+			if e.sendCtx == nil {
+				e.sendCtx, e.cancel = context.WithCancel(ctx)
+			}
+			if err := e.post(ctx, st.Peer, sendReq{ctx: e.sendCtx, tag: tag, data: data, first: first, idx: idx}); err != nil {
+				e.sends[idx].done = true
+				return &StepError{Peer: st.Peer, Step: i, Op: st.Op, Err: err}
+			}
+			e.pending[st.Peer]++
 		case plan.Recv, plan.RecvReduce:
 			if !gated {
 				gated = true
@@ -358,7 +371,36 @@ func (e *Engine) post(ctx context.Context, peer int, r sendReq) error {
 func (e *Engine) record(d sendDone) *sendRec {
 	s := &e.sends[d.idx]
 	s.done, s.err = true, d.err
+	e.pending[s.peer]--
 	return s
+}
+
+// trySend sends the chunks of a message from here while the connection can take them at once
+// (transport.TrySender) and no earlier send to the peer is still with its sender goroutine,
+// which they would overtake: a chunk is copied sooner than a sender goroutine wakes up. It
+// returns how many chunks went out; the sender goroutine sends the others.
+func (e *Engine) trySend(peer int, tag transport.Tag, data []byte) (int, error) {
+	ts, ok := e.conns[peer].(transport.TrySender)
+	if !ok {
+		return 0, nil
+	}
+	for e.pending[peer] > 0 {
+		select {
+		case d := <-e.done:
+			e.record(d)
+		default:
+			return 0, nil
+		}
+	}
+	n := Chunks(len(data))
+	for i := range n {
+		tag.Chunk = uint32(i)
+		sent, err := ts.TrySend(tag, data[i*ChunkBytes:min((i+1)*ChunkBytes, len(data))])
+		if err != nil || !sent {
+			return i, err
+		}
+	}
+	return n, nil
 }
 
 // waitOverlap waits for every incomplete send whose memory overlaps dst.
@@ -403,8 +445,13 @@ func (e *Engine) waitAll() error {
 
 // SendMessage sends data as one message cut into chunks, like a program's Send.
 func SendMessage(ctx context.Context, c transport.Conn, tag transport.Tag, data []byte) error {
+	return sendChunks(ctx, c, tag, data, 0)
+}
+
+// sendChunks sends the chunks of data from the first on.
+func sendChunks(ctx context.Context, c transport.Conn, tag transport.Tag, data []byte, first int) error {
 	n := Chunks(len(data))
-	for i := 0; i < n; i++ {
+	for i := first; i < n; i++ {
 		lo := i * ChunkBytes
 		hi := min(lo+ChunkBytes, len(data))
 		tag.Chunk = uint32(i)

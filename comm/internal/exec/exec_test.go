@@ -247,3 +247,43 @@ func TestFirstMessageAhead(t *testing.T) {
 		require.Equal(t, want, int64s(out), "%s", op)
 	}
 }
+
+// limitedConn takes TrySend's chunks while it has credit.
+type limitedConn struct {
+	transport.Conn
+	credit, tries int
+}
+
+func (c *limitedConn) TrySend(tag transport.Tag, p []byte) (bool, error) {
+	c.tries++
+	if c.credit == 0 {
+		return false, nil
+	}
+	c.credit--
+	return true, c.Conn.Send(context.Background(), tag, p)
+}
+
+// A connection that can take chunks at once (transport.TrySender) gets them from the engine's
+// goroutine; the chunks it refuses go through the sender goroutine, and the message arrives
+// whole either way.
+func TestTrySendChunks(t *testing.T) {
+	for _, credit := range []int{0, 1, 3} {
+		es := engines(t, 2)
+		lc := &limitedConn{Conn: es[0].conns[1], credit: credit}
+		es[0].conns[1] = lc
+		const n = 3 * ChunkBytes / 8
+		in := fill(n, func(i int) int64 { return int64(i * 3) })
+		region := plan.Region{Buf: plan.Out, Len: n}
+		tasks := []*Task{
+			{Prog: &plan.Program{Steps: []plan.Step{{Op: plan.Send, Peer: 1, Src: plan.Region{Buf: plan.In, Len: n}}}},
+				In: in, DType: reduce.Int64},
+			{Prog: &plan.Program{Steps: []plan.Step{{Op: plan.Recv, Peer: 0, Dst: region}}},
+				Out: make([]byte, 8*n), DType: reduce.Int64},
+		}
+		errs := runAll(context.Background(), es, tasks)
+		require.NoError(t, errs[0])
+		require.NoError(t, errs[1])
+		require.Equal(t, in, tasks[1].Out, "credit %d", credit)
+		require.Equal(t, min(credit+1, 3), lc.tries, "credit %d", credit)
+	}
+}
