@@ -375,13 +375,18 @@ func (e *Engine) record(d sendDone) *sendRec {
 	return s
 }
 
+// inlineSendMax is the largest message trySend sends from the engine's goroutine. Larger ones
+// are bandwidth-bound, and the sender goroutine copying them while the engine receives and
+// reduces uses two cores where the engine alone would use one.
+const inlineSendMax = 4 * ChunkBytes
+
 // trySend sends the chunks of a message from here while the connection can take them at once
 // (transport.TrySender) and no earlier send to the peer is still with its sender goroutine,
 // which they would overtake: a chunk is copied sooner than a sender goroutine wakes up. It
 // returns how many chunks went out; the sender goroutine sends the others.
 func (e *Engine) trySend(peer int, tag transport.Tag, data []byte) (int, error) {
 	ts, ok := e.conns[peer].(transport.TrySender)
-	if !ok {
+	if !ok || len(data) > inlineSendMax {
 		return 0, nil
 	}
 	for e.pending[peer] > 0 {
