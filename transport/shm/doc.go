@@ -65,6 +65,11 @@
 // only case where a message is copied twice. Streamed messages are copied twice always (into
 // the assembly buffer, then by fn). Conn.Stats counts the three paths.
 //
+// TrySend (transport.TrySender) writes a message of one frame only when the ring has room at
+// once and no other Send is writing, and otherwise returns false without waiting: the engine
+// sends chunks of messages up to 1 MiB that way from its own goroutine, and hands a sender
+// goroutine only what does not fit.
+//
 // # Receiving
 //
 // One goroutine at a time, the owner, reads the ring; it is a Recv caller, not a goroutine of
