@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"sync"
 	"time"
 
@@ -111,11 +110,7 @@ func newComm(id uint64, epoch uint32, rank int, conns []transport.Conn, cfg reso
 	for p, conn := range conns {
 		if p != rank && conn != nil {
 			c.bg.Add(1)
-			if os.Getenv("X_NOABORT") == "" {
-				go c.listenAbort(p, conn)
-			} else {
-				c.bg.Done()
-			}
+			go c.listenAbort(p, conn)
 		}
 	}
 	go c.executor()
