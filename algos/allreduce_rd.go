@@ -82,7 +82,7 @@ func (rdAllReduce) Build(req plan.Request) (*plan.Schedule, error) {
 			w.recv(r, r^mask, rScratch(0, c))
 			w.reduce(r, rScratch(0, c), all)
 		}
-		if p == 1 && p == n {
+		if n == 1 {
 			w.copy(r, rIn(0, c), all)
 		}
 	}

@@ -60,10 +60,8 @@ func callPrefix(p []byte) []byte {
 	return p
 }
 
-func (c call) fingerprint() uint64 {
-	var buf [64]byte
-	return xxhash.Sum64(c.encode(buf[:0]))
-}
+// fingerprint is the hash of an encoded call that every data frame carries (Tag.Check).
+func fingerprint(encoded []byte) uint64 { return xxhash.Sum64(encoded) }
 
 func (c call) String() string {
 	s := fmt.Sprintf("%s(%s, count %d", c.coll, c.dtype, c.count)

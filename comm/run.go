@@ -61,13 +61,15 @@ func (c *Comm) runCollective(ctx context.Context, op Operation, req plan.Request
 }
 
 func (c *Comm) collective(ctx context.Context, op Operation, cl call, seq uint64, s *plan.Schedule) error {
+	h := &c.hello
+	h.mine = cl.encode(h.mine[:0]) // encoded once: the description sent, and its fingerprint
 	t := exec.Task{
 		Prog:  &s.Progs[c.rank],
 		In:    op.send.Bytes(),
 		Out:   op.recv.Bytes(),
 		DType: cl.dtype,
 		Op:    cl.op,
-		Tag:   transport.Tag{Comm: c.id, Epoch: c.epoch, Seq: seq, Check: cl.fingerprint()},
+		Tag:   transport.Tag{Comm: c.id, Epoch: c.epoch, Seq: seq, Check: fingerprint(h.mine)},
 	}
 	if c.size > 1 {
 		if err := c.sendHello(ctx, &t, cl, seq); err != nil {
@@ -97,7 +99,6 @@ type helloState struct {
 	call  call   // the collective running
 	seq   uint64 // its sequence number
 	mine  []byte // its encoded call
-	out   []byte // what was sent: mine, or buf
 	buf   []byte // mine, aheadFlag and the first message
 	prev  int    // the rank whose call is checked
 	ahead []byte // the previous rank's first message to this one, when it came with its call
@@ -111,21 +112,20 @@ func (c *Comm) helloTag(seq uint64) transport.Tag {
 	return transport.Tag{Comm: c.id, Epoch: c.epoch, Seq: seq, Step: helloStep}
 }
 
-// sendHello sends the call to the next rank, with t's first message when that goes to the
-// next rank and is small.
+// sendHello sends the call (encoded in c.hello.mine) to the next rank, with t's first message
+// when that goes to the next rank and is small.
 func (c *Comm) sendHello(ctx context.Context, t *exec.Task, cl call, seq uint64) error {
 	h := &c.hello
 	h.call, h.seq, h.got = cl, seq, false
-	h.mine = cl.encode(h.mine[:0])
 	next := (c.rank + 1) % c.size
 	h.prev = (c.rank + c.size - 1) % c.size
-	h.out = h.mine
+	out := h.mine
 	if peer, data, ok := exec.FirstSend(t); ok && peer == next && len(h.mine)+1+len(data) <= transport.SmallMessage {
 		h.buf = append(append(append(h.buf[:0], h.mine...), aheadFlag), data...)
-		h.out = h.buf
+		out = h.buf
 		t.SentFirst = true
 	}
-	if err := c.conns[next].Send(ctx, c.helloTag(seq), h.out); err != nil {
+	if err := c.conns[next].Send(ctx, c.helloTag(seq), out); err != nil {
 		return &exec.StepError{Peer: next, Step: -1, Op: plan.Send, Err: err}
 	}
 	return nil

@@ -85,11 +85,7 @@ func FirstSend(t *Task) (peer int, data []byte, ok bool) {
 	if st.Op != plan.Send || st.Src.Buf == plan.Scratch {
 		return 0, nil, false
 	}
-	b, sz := t.In, t.DType.Size()
-	if st.Src.Buf == plan.Out {
-		b = t.Out
-	}
-	return st.Peer, b[st.Src.Off*sz : (st.Src.Off+st.Src.Len)*sz], true
+	return st.Peer, region(t, nil, st.Src), true
 }
 
 type sendReq struct {
@@ -202,7 +198,10 @@ func span(b []byte) (lo, hi uintptr) {
 	return lo, lo + uintptr(len(b))
 }
 
-func (e *Engine) region(t *Task, r plan.Region) []byte {
+func (e *Engine) region(t *Task, r plan.Region) []byte { return region(t, e.scratch, r) }
+
+// region returns the bytes of r in t's buffers, with scratch as the Scratch buffer.
+func region(t *Task, scratch []byte, r plan.Region) []byte {
 	sz := t.DType.Size()
 	var b []byte
 	switch r.Buf {
@@ -211,7 +210,7 @@ func (e *Engine) region(t *Task, r plan.Region) []byte {
 	case plan.Out:
 		b = t.Out
 	case plan.Scratch:
-		b = e.scratch
+		b = scratch
 	}
 	return b[r.Off*sz : (r.Off+r.Len)*sz]
 }
