@@ -49,8 +49,7 @@ func child(mode string) int {
 		return 10
 	}
 	if dir := os.Getenv(pidDirVar); dir != "" {
-		name := filepath.Join(dir, "pid."+strconv.Itoa(job.Rank))
-		if err := os.WriteFile(name, []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		if err := recordPid(filepath.Join(dir, "pid."+strconv.Itoa(job.Rank)), os.Getpid()); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 11
 		}
@@ -114,8 +113,7 @@ func child(mode string) int {
 			fmt.Fprintln(os.Stderr, err)
 			return 15
 		}
-		name := filepath.Join(os.Getenv(pidDirVar), "gpid."+strconv.Itoa(job.Rank))
-		if err := os.WriteFile(name, []byte(strconv.Itoa(cmd.Process.Pid)), 0o600); err != nil {
+		if err := recordPid(filepath.Join(os.Getenv(pidDirVar), "gpid."+strconv.Itoa(job.Rank)), cmd.Process.Pid); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 11
 		}
@@ -128,6 +126,16 @@ func child(mode string) int {
 	}
 	fmt.Fprintf(os.Stderr, "unknown mode %q\n", mode)
 	return 14
+}
+
+// recordPid writes pid to the file name, which appears whole or not at all: the launcher may
+// kill this process at any moment (a test's timeout), and an empty pid file would fail the test.
+func recordPid(name string, pid int) error {
+	tmp := filepath.Join(filepath.Dir(name), "writing."+strconv.Itoa(pid)) // not matched by "*pid.*"
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, name)
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent use, which can report when it holds n
