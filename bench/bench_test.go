@@ -431,7 +431,8 @@ func TestRanks(t *testing.T) {
 	for r := range 3 {
 		require.Len(t, got[r], 3)
 		for i, info := range got[r] {
-			require.Equal(t, bench.RankInfo{Rank: i, Host: host, PID: os.Getpid()}, info)
+			cpus := comms[i].System().Peers[i].CPUs.String()
+			require.Equal(t, bench.RankInfo{Rank: i, Host: host, PID: os.Getpid(), CPUs: cpus}, info)
 		}
 	}
 }

@@ -377,12 +377,15 @@ type RankInfo struct {
 	Rank int    `json:"rank"`
 	Host string `json:"host"`
 	PID  int    `json:"pid"`
+	// CPUs is the rank's CPU affinity in cpulist form ("0-3"), as its communicator's System
+	// records it; empty when unknown.
+	CPUs string `json:"cpus,omitempty"`
 }
 
 // rankInfoLen is the size of one rank's record in Ranks' all-gather: pid, host length, host.
 const rankInfoLen = 64
 
-// Ranks returns where every rank of c runs (host name and process id), gathered through c.
+// Ranks returns where every rank of c runs (host name, process id and CPUs), gathered through c.
 // Every rank calls it, as a collective.
 func Ranks(ctx context.Context, c *comm.Comm) ([]RankInfo, error) {
 	host, _ := os.Hostname()
@@ -406,6 +409,9 @@ func Ranks(ctx context.Context, c *comm.Comm) ([]RankInfo, error) {
 			Rank: r,
 			Host: string(b[5 : 5+l]),
 			PID:  int(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24),
+		}
+		if sys := c.System(); sys != nil && r < len(sys.Peers) {
+			out[r].CPUs = sys.Peers[r].CPUs.String()
 		}
 	}
 	return out, nil

@@ -417,6 +417,7 @@ func benchLaunch(ctx context.Context, cfg benchConfig, args []string, env benchE
 		nprocs: cfg.nprocs,
 		nnodes: 1,
 		grace:  defaultGrace,
+		bind:   bindAuto, // as mpirun does: a rank that shares its CPU measures the scheduler
 		argv:   append([]string{exe, "bench"}, withoutN(args)...),
 	}
 	childEnv := append(append([]string(nil), env.environ...), commandEnvVar+"="+cfg.command)
@@ -679,7 +680,11 @@ func printPreamble(w io.Writer, cfg benchConfig, size int, ranks []bench.RankInf
 	}
 	fmt.Fprintf(w, "#\n# Using ranks\n")
 	for _, r := range ranks {
-		fmt.Fprintf(w, "#  Rank %2d Pid %6d on %s\n", r.Rank, r.PID, r.Host)
+		cpus := ""
+		if r.CPUs != "" {
+			cpus = " cpus " + r.CPUs
+		}
+		fmt.Fprintf(w, "#  Rank %2d Pid %6d on %s%s\n", r.Rank, r.PID, r.Host, cpus)
 	}
 }
 

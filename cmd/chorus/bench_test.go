@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -352,6 +353,12 @@ func TestBenchLaunch(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, rep.Ranks, 2)
 			require.NotEqual(t, rep.Ranks[0].PID, rep.Ranks[1].PID, "the ranks are separate processes")
+			// -N binds each rank to a CPU of its own when there are enough (--bind auto).
+			cpus, err := usableCPUs()
+			require.NoError(t, err)
+			if len(cpus) >= 2 {
+				require.Equal(t, []string{strconv.Itoa(cpus[0]), strconv.Itoa(cpus[1])}, []string{rep.Ranks[0].CPUs, rep.Ranks[1].CPUs})
+			}
 			require.Contains(t, rep.Command, "chorus bench allreduce -N 2 ", "the report has the command the user typed")
 		})
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -56,6 +57,7 @@ type runConfig struct {
 	rdzv     string        // store address; empty: 127.0.0.1:0 on a single node
 	timeout  time.Duration // 0: none
 	grace    time.Duration // SIGTERM to SIGKILL
+	bind     bindMode      // CPU binding of the local ranks; "" is bindNone
 	argv     []string      // program and its arguments
 }
 
@@ -79,6 +81,7 @@ func parseRunFlags(args []string, stdout, stderr io.Writer) (cfg runConfig, code
 	fs.IntVar(&cfg.nodeRank, "node-rank", 0, "this node's index, 0..nnodes-1")
 	fs.StringVar(&cfg.rdzv, "rdzv", "", "rendezvous store host:port; node 0 listens on it (required with --nnodes > 1)")
 	fs.DurationVar(&cfg.timeout, "timeout", 0, "stop every rank and exit 124 after this long (0: no limit)")
+	bind := fs.String("bind", string(bindNone), "bind each rank to a CPU: none, core (one CPU each, on distinct cores\nwhile they last; an error with more ranks than CPUs), or auto (core when\nevery rank can have one, else none)")
 	printUsage := func(w io.Writer) {
 		fmt.Fprint(w, runUsage)
 		fs.SetOutput(w)
@@ -112,6 +115,10 @@ func parseRunFlags(args []string, stdout, stderr io.Writer) (cfg runConfig, code
 		return fail("--timeout must not be negative (got %v)", cfg.timeout)
 	case len(cfg.argv) == 0:
 		return fail("no program to run (put it after --)")
+	}
+	var err error
+	if cfg.bind, err = parseBind(*bind); err != nil {
+		return fail("%v", err)
 	}
 	if cfg.rdzv != "" {
 		host, port, err := net.SplitHostPort(cfg.rdzv)
@@ -168,6 +175,20 @@ func launch(ctx context.Context, cfg runConfig, env []string, stdout, stderr io.
 		outMu.Lock()
 		defer outMu.Unlock()
 		fmt.Fprintf(stderr, "chorus run: "+format+"\n", a...)
+	}
+
+	cpus, err := bindCPUs(cmp.Or(cfg.bind, bindNone), cfg.nprocs)
+	if err != nil {
+		logf("%v", err)
+		return exitUsage
+	}
+	if _, set := lookupEnv(env, "GOMAXPROCS"); cpus != nil && !set {
+		// A Go program takes GOMAXPROCS from its CPU affinity, 1 here. Chorus's engine sends a
+		// large message from a goroutine of its own while the caller's goroutine receives; with
+		// one P the sender only runs when the receiver pauses, and 64 MiB all-gather and
+		// broadcast ran at half their bandwidth. Two Ps let the kernel switch between the two
+		// threads on the rank's CPU.
+		env = append(append([]string(nil), env...), "GOMAXPROCS=2")
 	}
 
 	secret, ok := lookupEnv(env, "CHORUS_SECRET")
@@ -263,7 +284,11 @@ func launch(ctx context.Context, cfg runConfig, env []string, stdout, stderr io.
 		cmd.Stdout, cmd.Stderr = p.out, p.errOut
 		// A grandchild that keeps the output pipes open must not hold up the launcher.
 		cmd.WaitDelay = cfg.grace
-		if err := cmd.Start(); err != nil {
+		start := cmd.Start
+		if cpus != nil {
+			start = func() error { return startOn(cmd, cpus[local]) }
+		}
+		if err := start(); err != nil {
 			logf("starting rank %d: %v", rank, err)
 			stop()
 			for range procs {

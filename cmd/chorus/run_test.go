@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/chorus-cc/chorus/comm/rendezvous"
+	"github.com/chorus-cc/chorus/topology"
 )
 
 // childModeVar selects what the test binary does when the launcher runs it as a rank.
@@ -119,6 +121,19 @@ func child(mode string) int {
 		}
 		fmt.Println("ready")
 		_ = cmd.Wait()
+		return 0
+	case "affinity":
+		// The CPUs this rank may run on and the GOMAXPROCS it was given.
+		status, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 16
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+				fmt.Printf("cpus=%s gomaxprocs=%s\n", strings.TrimSpace(v), os.Getenv("GOMAXPROCS"))
+			}
+		}
 		return 0
 	case "block":
 		time.Sleep(time.Hour)
@@ -405,6 +420,7 @@ func TestRunFlagErrors(t *testing.T) {
 		{"-n", "2", "--nnodes", "2", "--node-rank", "1", "--rdzv", ":1", "--", prog},
 		{"-n", "2", "--rdzv", "nope", "--", prog},
 		{"-n", "2", "--timeout", "-1s", "--", prog},
+		{"-n", "2", "--bind", "socket", "--", prog},
 	} {
 		var stdout, stderr bytes.Buffer
 		require.Equal(t, exitUsage, runCmd(t.Context(), args, &stdout, &stderr), "%q", args)
@@ -464,4 +480,93 @@ func TestRunRankKilledBySignal(t *testing.T) {
 	code := launch(t.Context(), testConfig(t, "-n", "1"), childEnv("kill", t.TempDir()), &stdout, &stderr)
 	require.Equal(t, 128+int(syscall.SIGKILL), code, stderr.String())
 	require.Contains(t, stderr.String(), "rank 0 exited with code 137")
+}
+
+// affinityOf runs n ranks in mode "affinity" with extra flags and returns each rank's line.
+func affinityOf(t *testing.T, n int, flags ...string) (lines []string, code int, stderr string) {
+	t.Helper()
+	var out, errOut syncBuffer
+	args := append([]string{"-n", strconv.Itoa(n)}, flags...)
+	env := slices.DeleteFunc(childEnv("affinity", ""), func(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") })
+	code = launch(t.Context(), testConfig(t, args...), env, &out, &errOut)
+	if code != 0 {
+		return nil, code, errOut.String()
+	}
+	byRank := linesOf(t, out.String())
+	for r := range n {
+		require.Len(t, byRank[r], 1, "rank %d", r)
+		lines = append(lines, byRank[r][0])
+	}
+	return lines, code, errOut.String()
+}
+
+// unbound is the line of a rank with the launcher's own affinity and no GOMAXPROCS.
+func unbound(t *testing.T) string {
+	cpus, err := usableCPUs()
+	require.NoError(t, err)
+	return "cpus=" + topology.NewCPUSet(cpus...).String() + " gomaxprocs="
+}
+
+func TestRunBindCore(t *testing.T) {
+	t.Parallel()
+	cpus, err := usableCPUs()
+	require.NoError(t, err)
+	n := min(2, len(cpus))
+	lines, code, stderr := affinityOf(t, n, "--bind", "core")
+	require.Equal(t, 0, code, stderr)
+	for r, line := range lines {
+		// Rank r alone on the r-th CPU of the launcher's set, with two Ps.
+		require.Equal(t, fmt.Sprintf("cpus=%d gomaxprocs=2", cpus[r]), line, "rank %d", r)
+	}
+	if n == 2 {
+		require.NotEqual(t, lines[0], lines[1])
+	}
+}
+
+func TestRunBindNoneAndAuto(t *testing.T) {
+	t.Parallel()
+	cpus, err := usableCPUs()
+	require.NoError(t, err)
+	// Without --bind, and with auto when there are more ranks than CPUs, the ranks keep the
+	// launcher's affinity.
+	for _, flags := range [][]string{nil, {"--bind", "none"}, {"--bind", "auto"}} {
+		n := 2
+		if len(flags) > 0 && flags[1] == "auto" {
+			n = len(cpus) + 1
+		}
+		lines, code, stderr := affinityOf(t, n, flags...)
+		require.Equal(t, 0, code, stderr)
+		for r, line := range lines {
+			require.Equal(t, unbound(t), line, "%q rank %d", flags, r)
+		}
+	}
+	// auto binds when every rank can have a CPU.
+	lines, code, stderr := affinityOf(t, 1, "--bind", "auto")
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, []string{fmt.Sprintf("cpus=%d gomaxprocs=2", cpus[0])}, lines)
+}
+
+func TestRunBindCoreNeedsACPUPerRank(t *testing.T) {
+	t.Parallel()
+	cpus, err := usableCPUs()
+	require.NoError(t, err)
+	_, code, stderr := affinityOf(t, len(cpus)+1, "--bind", "core")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr, fmt.Sprintf("--bind core: %d ranks on this node but only %d CPUs", len(cpus)+1, len(cpus)))
+}
+
+func TestSpreadOverCores(t *testing.T) {
+	t.Parallel()
+	// Eight CPUs, hyperthread siblings 4 apart (core = cpu mod 4), as many x86 machines number them.
+	apart := func(c int) (cpuCore, bool) { return cpuCore{0, c % 4}, true }
+	require.Equal(t, []int{0, 1, 2, 3, 4, 5, 6, 7}, spreadOverCores([]int{0, 1, 2, 3, 4, 5, 6, 7}, apart))
+	// Siblings next to each other (core = cpu / 2): one CPU of every core first.
+	adjacent := func(c int) (cpuCore, bool) { return cpuCore{0, c / 2}, true }
+	require.Equal(t, []int{0, 2, 4, 6, 1, 3, 5, 7}, spreadOverCores([]int{7, 6, 5, 4, 3, 2, 1, 0}, adjacent))
+	// Two packages whose core ids restart, and an affinity that leaves some CPUs out.
+	twoPkgs := func(c int) (cpuCore, bool) { return cpuCore{c / 4, c % 2}, true }
+	require.Equal(t, []int{0, 1, 5, 2, 3, 7}, spreadOverCores([]int{0, 1, 2, 3, 5, 7}, twoPkgs))
+	// CPUs whose core is unknown count as cores of their own.
+	unknown := func(c int) (cpuCore, bool) { return cpuCore{}, false }
+	require.Equal(t, []int{3, 9}, spreadOverCores([]int{9, 3}, unknown))
 }
