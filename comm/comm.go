@@ -56,6 +56,10 @@ type Comm struct {
 	// hostsHash is a hash of hosts, carried in every call description so that ranks that see
 	// the hosts differently (and so would run different schedules) fail fast, not hang.
 	hostsHash uint64
+	// crowded says that some host of the communicator (or of the one it was split from) runs
+	// more ranks than it has CPUs (topology.System.Oversubscribed): its shared-memory
+	// connections yield their CPU while they wait, and all-reduce takes crowdedAllReduce.
+	crowded bool
 
 	eng       *exec.Engine
 	cache     map[schedKey]*plan.Schedule           // used by the collective running

@@ -2,12 +2,16 @@ package comm_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/chorus-cc/chorus/comm"
 	"github.com/chorus-cc/chorus/comm/rendezvous"
@@ -36,6 +40,41 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// oneCPUEnv makes a child rank run on the first CPU of its affinity only.
+const oneCPUEnv = "CHORUS_TEST_ONE_CPU"
+
+// pinToFirstCPU binds every thread of this process to the first CPU it may use. Threads made
+// later inherit the binding from the thread that makes them, which is bound already; a second
+// pass catches a thread made during the first.
+func pinToFirstCPU() error {
+	var all, one unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &all); err != nil {
+		return err
+	}
+	for c := 0; c < len(all)*64; c++ {
+		if all.IsSet(c) {
+			one.Set(c)
+			break
+		}
+	}
+	for range 2 {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return err
+		}
+		for _, t := range tasks {
+			tid, err := strconv.Atoi(t.Name())
+			if err != nil {
+				return err
+			}
+			if err := unix.SchedSetaffinity(tid, &one); err != nil && !errors.Is(err, unix.ESRCH) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func child(mode string) int {
 	ctx := context.Background()
 	baseline := runtime.NumGoroutine()
@@ -44,6 +83,12 @@ func child(mode string) int {
 		return benchRaw(ctx)
 	case "bench-quicgo":
 		return benchQUICGo(ctx)
+	}
+	if os.Getenv(oneCPUEnv) != "" {
+		if err := pinToFirstCPU(); err != nil {
+			fmt.Fprintln(os.Stderr, "pinning:", err)
+			return 1
+		}
 	}
 	c, err := comm.InitFromEnv(ctx, comm.Config{})
 	if err != nil {
@@ -68,7 +113,12 @@ func child(mode string) int {
 				return 1
 			}
 		}
-		fmt.Printf("rank %d of %d ok, transports %v\n", c.Rank(), n, c.Transports())
+		alg, err := c.Algorithm(comm.AllReduceOp(comm.Of(x[:1024]), comm.Of(x[:1024]), comm.Sum))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "algorithm:", err)
+			return 1
+		}
+		fmt.Printf("rank %d of %d ok, transports %v, 4 KiB all-reduce %s\n", c.Rank(), n, c.Transports(), alg)
 		return 0
 	case "sigkill":
 		// Every rank all-reduces in a loop; rank 1 dies by SIGKILL in the middle of its second.

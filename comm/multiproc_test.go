@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +34,8 @@ func TestInitFromEnvProcesses(t *testing.T) {
 		{"shm", "[shm]", nil},
 		{"quic", "[quic]", func(int) []string { return []string{"CHORUS_TRANSPORT=quic"} }},
 		{"both", "", func(r int) []string { return []string{"CHORUS_HOST_ID=pretend-" + strconv.Itoa(r/2)} }},
+		// Three processes on one CPU: the host is oversubscribed on any machine.
+		{"one-cpu", "[shm]", func(int) []string { return []string{oneCPUEnv + "=1"} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			outs, errs := rankRun{n: 3, mode: "allreduce", env: tc.env}.run(t)
@@ -44,6 +47,14 @@ func TestInitFromEnvProcesses(t *testing.T) {
 					want = map[int]string{0: "[quic shm]", 1: "[quic shm]", 2: "[quic]"}[r]
 				}
 				require.Contains(t, outs[r], "transports "+want, "rank %d", r)
+				// Where the ranks outnumber the CPUs they share on a host (three ranks on one
+				// CPU, or on a machine of fewer than three), all-reduce takes the ring; otherwise
+				// the cost model picks recursive doubling for 4 KiB.
+				alg := "recursive-doubling"
+				if tc.name == "one-cpu" || (tc.name != "both" && runtime.NumCPU() < 3) {
+					alg = "ring"
+				}
+				require.Contains(t, outs[r], "4 KiB all-reduce "+alg, "rank %d", r)
 			}
 		})
 	}

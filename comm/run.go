@@ -18,7 +18,7 @@ const maxCachedSchedules = 256
 
 // schedule returns the schedule for req, from the cache or freshly built.
 func (c *Comm) schedule(req plan.Request) (*plan.Schedule, error) {
-	name := c.cfg.algo[req.Coll]
+	name := c.algoFor(req.Coll)
 	key := schedKey{req: req, algo: name}
 	if s, ok := c.cache[key]; ok {
 		return s, nil
@@ -250,8 +250,9 @@ func (c *Comm) startP2P(w *Work) {
 
 // Algorithm returns the name of the algorithm this communicator runs op with: the one
 // Config.Algorithms or CHORUS_ALGO names for its collective, else the one the cost model picks for
-// its size and for the hosts of the System. Sends and receives have none: "p2p". It fails with
-// ErrInvalid where Start would.
+// its size and for the hosts of the System, except that an all-reduce of processes on a host
+// with more ranks than CPUs (topology.System.Oversubscribed) takes the ring. Sends and receives
+// have none: "p2p". It fails with ErrInvalid where Start would.
 func (c *Comm) Algorithm(op Operation) (string, error) {
 	if op.p2p != notP2P {
 		return "p2p", nil
@@ -260,7 +261,7 @@ func (c *Comm) Algorithm(op Operation) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if name := c.cfg.algo[req.Coll]; name != "" {
+	if name := c.algoFor(req.Coll); name != "" {
 		return name, nil
 	}
 	a, err := algos.Select(req, c.cfg.model)

@@ -69,5 +69,6 @@ func (c *Comm) Split(ctx context.Context, color, key int) (*Comm, error) {
 	binary.LittleEndian.PutUint64(b[24:], uint64(color))
 	sub := newComm(xxhash.Sum64(b[:]), 0, newRank, conns, c.cfg, nil)
 	sub.setSystem(sys, c.force, names)
+	sub.crowded = sub.crowded || c.crowded // its ranks share the CPUs with the others still
 	return sub, nil
 }

@@ -172,3 +172,27 @@ func (s *System) Transports() [][]string {
 }
 
 func (s *System) valid(r int) bool { return r >= 0 && r < len(s.Peers) }
+
+// Oversubscribed reports whether some host runs more processes than there are CPUs in the union
+// of their ranks' affinities, so that the operating system has them take turns on the CPUs.
+// Ranks with the same PID on a host are one process (goroutines, as with comm.NewLocal), which
+// the Go scheduler runs without time slices. A host where a rank's CPUs are unknown does not
+// count, nor do processes that show one PID from different PID namespaces. Every rank sees the
+// same answer, since it depends on the System only.
+func (s *System) Oversubscribed() bool {
+	for _, h := range s.Hosts {
+		var all CPUSet
+		pids := map[int]bool{}
+		known := true
+		for _, r := range h.Ranks {
+			p := s.Peers[r]
+			known = known && len(p.CPUs) > 0
+			all = NewCPUSet(append(all, p.CPUs...)...)
+			pids[p.PID] = true
+		}
+		if known && len(pids) > len(all) {
+			return true
+		}
+	}
+	return false
+}

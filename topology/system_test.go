@@ -121,3 +121,35 @@ func TestTransportForced(t *testing.T) {
 	require.ErrorIs(t, err, ErrTransport)
 	require.ErrorContains(t, err, "ranks 0 and 2 are pid 7")
 }
+
+func TestOversubscribed(t *testing.T) {
+	withCPUs := func(hosts []string, cpus ...CPUSet) *System {
+		peers := peersOn(hosts...)
+		for r := range peers {
+			peers[r].CPUs = cpus[r]
+		}
+		s, err := Build(peers, Options{})
+		require.NoError(t, err)
+		return s
+	}
+	// peersOn gives every rank two CPUs of its own.
+	require.False(t, build(t, Options{}, "a", "a", "b").Oversubscribed())
+	two := NewCPUSet(0, 1)
+	// Three ranks that share two CPUs on host a.
+	require.True(t, withCPUs([]string{"b", "a", "a", "a"}, two, two, two, two).Oversubscribed())
+	// Two ranks on two CPUs, each bound to one; three ranks bound to two CPUs.
+	require.False(t, withCPUs([]string{"a", "a"}, NewCPUSet(0), NewCPUSet(1)).Oversubscribed())
+	require.True(t, withCPUs([]string{"a", "a", "a"}, NewCPUSet(0), NewCPUSet(1), NewCPUSet(1)).Oversubscribed())
+	// Three ranks on two CPUs, but one rank's CPUs unknown: no claim.
+	require.False(t, withCPUs([]string{"a", "a", "a"}, two, two, nil).Oversubscribed())
+	// Ranks of one process (one PID) are goroutines, not processes that take turns.
+	sameProcess := peersOn("a", "a", "a")
+	for r := range sameProcess {
+		sameProcess[r].PID, sameProcess[r].CPUs = 7, two
+	}
+	s, err := Build(sameProcess, Options{})
+	require.NoError(t, err)
+	require.False(t, s.Oversubscribed())
+	// The same CPU numbers on different hosts are different CPUs.
+	require.False(t, withCPUs([]string{"a", "b", "a", "b"}, two, two, two, two).Oversubscribed())
+}

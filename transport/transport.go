@@ -63,6 +63,16 @@ type Conn interface {
 	Close() error
 }
 
+// Crowdable is implemented by connections whose waiting can adapt to a host that runs more ranks
+// than it has CPUs (topology.System.Oversubscribed). There a waiting rank holds a CPU that the
+// rank it waits for may need: the connection then gives its CPU away at every poll, as Open MPI
+// does when it is oversubscribed, instead of polling undisturbed.
+type Crowdable interface {
+	// SetCrowded says whether the connection's host is oversubscribed. It may be called at any
+	// time, from any goroutine; waits that begin afterwards follow it.
+	SetCrowded(crowded bool)
+}
+
 // TrySender is implemented by connections that can tell, without waiting, whether a message
 // fits in their buffers now. The engine sends a message that way from the goroutine running the
 // program instead of handing it to a sender goroutine, whose wake-up costs more than a message

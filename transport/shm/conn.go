@@ -46,6 +46,7 @@ type Conn struct {
 	idle chan struct{}
 
 	dead     atomic.Bool
+	crowded  atomic.Bool   // SetCrowded: the host has more ranks than CPUs
 	done     chan struct{} // closed when the Conn fails or is closed
 	failOnce sync.Once
 	err      error // wraps transport.ErrClosed; set before done is closed

@@ -99,6 +99,12 @@
 // costs no CPU: its owner, if any, sleeps in the kernel, and other receivers wait on channels.
 // Conn.Stats counts the sleeps.
 //
+// On a crowded host, one that runs more ranks than it has CPUs (Conn.SetCrowded, which the
+// communicator calls when topology.System.Oversubscribed says so), the rank a waiter needs is
+// most often waiting for the waiter's CPU. There the waiter calls sched_yield at every poll from
+// the first, as Open MPI does when oversubscribed, and polls for crowdedSpin (1 ms) before it
+// sleeps: a futex sleep and wake-up cost more than the polls they save.
+//
 // # Failure
 //
 // The socket stays open for the life of the connection, and one goroutine per connection reads

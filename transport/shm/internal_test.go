@@ -462,3 +462,26 @@ func TestOwnershipMoves(t *testing.T) {
 	st := b.Stats()
 	require.Equal(t, [2]uint64{2, 0}, [2]uint64{st.InPlace, st.MovedAside})
 }
+
+// TestSetCrowded checks the waiting policy of each end: polls between yields and looks at the
+// clock, how long to poll, and when yields start. Crowded, a waiter yields at every poll from
+// the start and polls longer; the other end keeps its own policy.
+func TestSetCrowded(t *testing.T) {
+	a, b := testPair(t, Config{})
+	var _ transport.Crowdable = a
+	batch, spin, from := a.spinPolicy()
+	require.Equal(t, []any{spinBatch, spinDuration, yieldAfter}, []any{batch, spin, from})
+	a.SetCrowded(true)
+	batch, spin, from = a.spinPolicy()
+	require.Equal(t, []any{1, crowdedSpin, time.Duration(0)}, []any{batch, spin, from})
+	batch, _, _ = b.spinPolicy()
+	require.Equal(t, spinBatch, batch)
+	// A crowded pair still moves messages both ways.
+	b.SetCrowded(true)
+	msg := fill(9, 100<<10)
+	go func() { _ = a.Send(t.Context(), transport.Tag{Seq: 1}, msg) }()
+	recvCheck(t, b, transport.Tag{Seq: 1}, msg)
+	a.SetCrowded(false)
+	batch, _, _ = a.spinPolicy()
+	require.Equal(t, spinBatch, batch)
+}

@@ -18,7 +18,26 @@ const (
 	spinBatch = 64
 	// drainDelay is how long a Send waits for room before it asks the peer to make some.
 	drainDelay = time.Millisecond
+	// crowdedSpin replaces spinDuration on a crowded host (SetCrowded), where the waiter yields
+	// its CPU at every poll: a poll then mostly lets the other ranks of the CPU run, so it
+	// costs little, and the rank waited for is most often one of them, which a sleep on the
+	// futex would only make slower to answer.
+	crowdedSpin = time.Millisecond
 )
+
+// SetCrowded says whether this end's host runs more ranks than it has CPUs (see
+// transport.Crowdable): a crowded waiter calls sched_yield at every poll and polls for
+// crowdedSpin before it sleeps.
+func (c *Conn) SetCrowded(crowded bool) { c.crowded.Store(crowded) }
+
+// spinPolicy returns how many polls go between looks at the clock and yields, and how long
+// to poll before sleeping.
+func (c *Conn) spinPolicy() (batch int, spin, yieldFrom time.Duration) {
+	if c.crowded.Load() {
+		return 1, crowdedSpin, 0
+	}
+	return spinBatch, spinDuration, yieldAfter
+}
 
 // sleepState is what a sleeping Send keeps on the heap: the futex timeout, which the kernel
 // reads through a pointer.
@@ -34,6 +53,7 @@ func (c *Conn) waitRoom(ctx context.Context, need uint64) error {
 	}
 	done := ctx.Done()
 	start := time.Now()
+	batch, spin, yieldFrom := c.spinPolicy()
 	for i := 1; ; i++ {
 		if ok, err := c.tx.room(need); ok || err != nil {
 			return err
@@ -41,16 +61,16 @@ func (c *Conn) waitRoom(ctx context.Context, need uint64) error {
 		if c.dead.Load() {
 			return errDead
 		}
-		if i%spinBatch == 0 {
+		if i%batch == 0 {
 			select {
 			case <-done:
 				return ctx.Err()
 			default:
 			}
-			if time.Since(start) > spinDuration {
+			if time.Since(start) > spin {
 				break
 			}
-			yield(i, start)
+			yield(i, start, yieldFrom)
 		}
 	}
 	if done != nil {
@@ -92,20 +112,21 @@ func (c *Conn) waitRx(ctx context.Context, w *waiter, head, kicks uint64, spin b
 	done := ctx.Done()
 	if spin {
 		start := time.Now()
+		batch, spinFor, yieldFrom := c.spinPolicy()
 		for i := 1; ; i++ {
 			if c.rxMoved(w, head, kicks) {
 				return
 			}
-			if i%spinBatch == 0 {
+			if i%batch == 0 {
 				select {
 				case <-done:
 					return
 				default:
 				}
-				if time.Since(start) > spinDuration {
+				if time.Since(start) > spinFor {
 					break
 				}
-				yield(i, start)
+				yield(i, start, yieldFrom)
 			}
 		}
 	}
@@ -133,12 +154,15 @@ func (c *Conn) rxMoved(w *waiter, head, kicks uint64) bool {
 	return c.in.ctrl.head.Load() != head || c.rx.kicks.Load() != kicks || c.rx.ownerPtr.Load() != w || c.dead.Load()
 }
 
-// yield lets others run during a spin, at poll i: after a few microseconds of spinning, other
+// yieldAfter is how long an uncrowded waiter spins before it starts to yield its CPU.
+const yieldAfter = 5 * time.Microsecond
+
+// yield lets others run during a spin, at poll i: once the spin is older than from, other
 // threads (sched_yield), since on a busy machine the peer process may be waiting for this CPU;
 // and now and then other goroutines of this P. Not at every poll: runtime.Gosched wakes an idle
 // P, whose thread then competes for the CPUs with the peer process.
-func yield(i int, start time.Time) {
-	if time.Since(start) > 5*time.Microsecond {
+func yield(i int, start time.Time, from time.Duration) {
+	if from == 0 || time.Since(start) > from {
 		_, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 	}
 	if i%(32*spinBatch) == 0 {
