@@ -657,3 +657,36 @@ func TestSeriesSplitsByTypeAndOp(t *testing.T) {
 	}
 	require.Equal(t, []string{"allreduce float sum", "allreduce half sum", "allreduce float max"}, names)
 }
+
+// TestSettle: with a warm-up, the first row's warm-up runs the row's operation until
+// SettleTime has passed on every rank (in batches, the same number of calls on every rank),
+// once per run; without one it does not. The count of collectives comes from the sequence
+// number of a barrier issued after the run.
+func TestSettle(t *testing.T) {
+	calls := func(warmup int) uint64 {
+		comms := local(t, 2)
+		o := quickOptions(bench.AllReduce)
+		o.MinBytes, o.MaxBytes, o.StepFactor, o.Iters, o.Warmup = 1<<10, 4<<10, 4, 1, warmup
+		seqs := make([]uint64, 2)
+		var wg sync.WaitGroup
+		for r, c := range comms {
+			wg.Go(func() {
+				_, err := bench.Run(t.Context(), c, o, nil)
+				require.NoError(t, err)
+				w := c.Start(t.Context(), comm.BarrierOp())
+				require.NoError(t, w.Wait())
+				seqs[r] = w.Seq()
+			})
+		}
+		wg.Wait()
+		require.Equal(t, seqs[0], seqs[1], "the ranks made different numbers of calls")
+		return seqs[0]
+	}
+	start := time.Now()
+	settled := calls(1)
+	took := time.Since(start)
+	plain := calls(0)
+	// Two rows of two places each, and one warm-up call more per place with -w 1.
+	require.GreaterOrEqual(t, settled, plain+4+32, "the first warm-up settled for at least one batch")
+	require.GreaterOrEqual(t, took, bench.SettleTime, "the settling lasted SettleTime")
+}

@@ -67,7 +67,8 @@ type Options struct {
 	// StepBytes, when positive, is added to the size from one row to the next instead.
 	StepBytes int64
 	// Iters is the number of timed iterations of each row and place (at least 1); Warmup the
-	// untimed ones before them (at least 0).
+	// untimed ones before them (at least 0). With Warmup above 0, the first row's warm-up also
+	// lasts at least SettleTime.
 	Iters, Warmup int
 	// Check runs each row and place once more with inputs whose exact result is known and
 	// counts the wrong values. Without it #wrong is not measured (N/A).

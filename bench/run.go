@@ -129,6 +129,43 @@ type runner struct {
 	c          *comm.Comm
 	opts       *Options
 	send, recv []byte // reused from row to row
+	settled    bool   // the first warm-up has run for SettleTime
+}
+
+// SettleTime is how long, at least, the warm-up of a run's first row lasts (when there is a
+// warm-up). A process's first tens of milliseconds of collectives run several times slower than
+// the ones after: on the 2-core development VM, 4 KiB all-reduces between two processes took
+// 20 us each for about 30 ms after start, bound to CPUs or not, against 2.8 us afterwards, which
+// made the first row of a sweep read 10-12 us.
+const SettleTime = 100 * time.Millisecond
+
+// settleBatch is how many calls the settling warm-up makes between checks of the time, which
+// the ranks agree on with a small all-reduce so that all make the same number of calls.
+const settleBatch = 32
+
+// settle runs the operation of p until SettleTime has passed on every rank, once per run.
+func (r *runner) settle(ctx context.Context, coll Collective, op comm.Op, root int, p *place) error {
+	if r.settled || r.opts.Warmup == 0 {
+		return nil
+	}
+	r.settled = true
+	start := time.Now()
+	more := []int32{1}
+	for more[0] != 0 {
+		for range settleBatch {
+			if err := r.call(ctx, coll, op, root, p); err != nil {
+				return err
+			}
+		}
+		more[0] = 0
+		if time.Since(start) < SettleTime {
+			more[0] = 1
+		}
+		if err := r.c.AllReduce(ctx, comm.Of(more), comm.Of(more), comm.Max); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // grow returns b with at least n bytes.
@@ -232,6 +269,9 @@ func (r *runner) call(ctx context.Context, coll Collective, op comm.Op, root int
 // measure runs one place of a row on this rank: warm-up, timed iterations, check.
 func (r *runner) measure(ctx context.Context, coll Collective, dt comm.DType, op comm.Op, root int, pat pattern, count int, p *place) (stats, error) {
 	o := r.opts
+	if err := r.settle(ctx, coll, op, root, p); err != nil {
+		return stats{}, err
+	}
 	for range o.Warmup {
 		if err := r.call(ctx, coll, op, root, p); err != nil {
 			return stats{}, err

@@ -42,7 +42,8 @@ Sizes and iterations:
   -f N       multiply the size by N from one row to the next (default 4)
   -i SIZE    add SIZE from one row to the next instead of -f
   -n N       timed iterations per row (default 10)
-  -w N       untimed warm-up iterations per row (default 3)
+  -w N       untimed warm-up iterations per row (default 3); with N > 0 the
+             first row's warm-up also lasts at least 100 ms
 
 What to run:
   -d TYPE    element type: int8, uint8, int32, uint32, int64, uint64, half,
