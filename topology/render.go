@@ -77,7 +77,11 @@ func (s *System) writeHosts(w io.Writer) {
 		if name == "" {
 			name = "?"
 		}
-		fmt.Fprintf(w, "host %d: %s (id %s)\n", h, name, host.ID)
+		fmt.Fprintf(w, "host %d: %s (id %s)", h, name, host.ID)
+		if procs, cpus := s.load(host); procs > cpus && cpus > 0 {
+			fmt.Fprintf(w, "  oversubscribed: %d processes on %d CPUs", procs, cpus)
+		}
+		fmt.Fprintln(w)
 		for _, r := range host.Ranks {
 			p := s.Peers[r]
 			fmt.Fprintf(w, "  rank %d  pid %d  numa %s  cpus %s\n", r, p.PID, orUnknown(joinInts(p.NUMA)), orUnknown(p.CPUs.String()))

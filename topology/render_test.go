@@ -118,3 +118,15 @@ func TestSummaryJSON(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &back))
 	require.Equal(t, s.Summary(), back)
 }
+
+func TestWriteTextOversubscribed(t *testing.T) {
+	peers := peersOn("a", "a", "a", "b")
+	for r := range 3 {
+		peers[r].CPUs = NewCPUSet(0, 1)
+	}
+	s, err := Build(peers, Options{})
+	require.NoError(t, err)
+	out := text(t, s)
+	require.Contains(t, out, "host 0: a (id a)  oversubscribed: 3 processes on 2 CPUs\n")
+	require.Contains(t, out, "host 1: b (id b)\n")
+}

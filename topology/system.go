@@ -181,18 +181,25 @@ func (s *System) valid(r int) bool { return r >= 0 && r < len(s.Peers) }
 // same answer, since it depends on the System only.
 func (s *System) Oversubscribed() bool {
 	for _, h := range s.Hosts {
-		var all CPUSet
-		pids := map[int]bool{}
-		known := true
-		for _, r := range h.Ranks {
-			p := s.Peers[r]
-			known = known && len(p.CPUs) > 0
-			all = NewCPUSet(append(all, p.CPUs...)...)
-			pids[p.PID] = true
-		}
-		if known && len(pids) > len(all) {
+		if procs, cpus := s.load(h); procs > cpus && cpus > 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// load returns how many processes (distinct PIDs) run the ranks of h and how many CPUs their
+// affinities hold together; 0 CPUs when a rank's CPUs are unknown.
+func (s *System) load(h Host) (procs, cpus int) {
+	var all CPUSet
+	pids := map[int]bool{}
+	for _, r := range h.Ranks {
+		p := s.Peers[r]
+		if len(p.CPUs) == 0 {
+			return len(h.Ranks), 0
+		}
+		all = NewCPUSet(append(all, p.CPUs...)...)
+		pids[p.PID] = true
+	}
+	return len(pids), len(all)
 }
