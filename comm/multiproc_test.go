@@ -48,10 +48,14 @@ func TestInitFromEnvProcesses(t *testing.T) {
 				}
 				require.Contains(t, outs[r], "transports "+want, "rank %d", r)
 				// Where the ranks outnumber the CPUs they share on a host (three ranks on one
-				// CPU, or on a machine of fewer than three), all-reduce takes the ring; otherwise
-				// the cost model picks recursive doubling for 4 KiB.
+				// CPU, or on a machine of fewer CPUs than the ranks of a host), all-reduce takes
+				// the ring; otherwise the cost model picks recursive doubling for 4 KiB.
+				perHost := 3
+				if tc.name == "both" {
+					perHost = 2
+				}
 				alg := "recursive-doubling"
-				if tc.name == "one-cpu" || (tc.name != "both" && runtime.NumCPU() < 3) {
+				if tc.name == "one-cpu" || runtime.NumCPU() < perHost {
 					alg = "ring"
 				}
 				require.Contains(t, outs[r], "4 KiB all-reduce "+alg, "rank %d", r)

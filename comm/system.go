@@ -74,7 +74,7 @@ func (c *Comm) crowd() {
 // The ring's ranks wait on one neighbour each and keep a pipeline going; halving-doubling
 // and recursive doubling exchange pairwise, and a pair whose ranks are not running together
 // stalls both for a time slice. Four ranks on the 2 CPUs of the development VM, median of 1000
-// calls: ring 0.24-0.36 ms at 256 KiB and 1.1-1.5 ms at 2 MiB, halving-doubling 0.25-1.8 ms
+// calls: ring 0.24-0.36 ms at 256 KiB and 1.1-1.8 ms at 2 MiB, halving-doubling 0.25-1.8 ms
 // and 4.3-5.6 ms (chorus bench allreduce -N 4 -A ring, and without -A).
 const crowdedAllReduce = "ring"
 

@@ -28,9 +28,10 @@ func parseBind(s string) (bindMode, error) {
 	return "", fmt.Errorf("--bind %q: want none, core or auto", s)
 }
 
-// bindCPUs returns the CPU of each of n local ranks under mode, or nil when they are not bound.
+// bindCPUs returns the CPU of each of n local ranks under mode, or nil when they are not bound
+// (bindNone, or the zero mode).
 func bindCPUs(mode bindMode, n int) ([]int, error) {
-	if mode == bindNone {
+	if mode != bindCore && mode != bindAuto {
 		return nil, nil
 	}
 	cpus, err := usableCPUs()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -177,7 +176,7 @@ func launch(ctx context.Context, cfg runConfig, env []string, stdout, stderr io.
 		fmt.Fprintf(stderr, "chorus run: "+format+"\n", a...)
 	}
 
-	cpus, err := bindCPUs(cmp.Or(cfg.bind, bindNone), cfg.nprocs)
+	cpus, err := bindCPUs(cfg.bind, cfg.nprocs)
 	if err != nil {
 		logf("%v", err)
 		return exitUsage
