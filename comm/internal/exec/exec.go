@@ -3,14 +3,16 @@
 //
 // Each message of a program is cut into chunks of at most ChunkBytes; the chunks of a send are
 // written by a per-peer sender goroutine while the program goes on, and the chunks of a receive
-// are copied or reduced as each one arrives, so sending, receiving and reducing overlap. In steady
-// state a chunk costs no allocation: sends travel as values over a channel, and receives use one
-// reusable callback.
+// are copied or reduced as each one arrives, so sending, receiving and reducing overlap. A local
+// copy of the region a send reads may ride with the send (teeCopy): the sender goroutine copies
+// each chunk right after sending it, while it is in the cache. In steady state a chunk costs no
+// allocation: sends travel as values over a channel, and receives use one reusable callback.
 package exec
 
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"unsafe"
 
@@ -92,7 +94,8 @@ type sendReq struct {
 	ctx   context.Context
 	tag   transport.Tag
 	data  []byte
-	first int // the chunks before it went out already
+	tee   []byte // when set, each chunk of data is also copied here once sent
+	first int    // the chunks before it went out already
 	idx   int
 }
 
@@ -102,11 +105,12 @@ type sendDone struct {
 }
 
 type sendRec struct {
-	lo, hi uintptr // memory the send reads
-	done   bool
-	err    error
-	peer   int
-	step   int
+	lo, hi   uintptr // memory the send reads
+	wlo, whi uintptr // memory it writes (its tee), if any
+	done     bool
+	err      error
+	peer     int
+	step     int
 }
 
 // Engine runs programs for one rank of one communicator. Run calls must not overlap.
@@ -127,6 +131,7 @@ type Engine struct {
 	nsent   []uint32 // per peer, messages sent in the current task
 	pending []int    // per peer, sends with the sender goroutine not yet recorded done
 	nrecv   []uint32 // per peer, messages received in the current task
+	teeing  bool     // a send of the current task writes memory (see teeCopy)
 
 	// receive callback state, reused for every chunk
 	rDst    []byte
@@ -174,7 +179,7 @@ func (e *Engine) Close() {
 func (e *Engine) sender(c transport.Conn, q <-chan sendReq) {
 	defer e.wg.Done()
 	for r := range q {
-		e.done <- sendDone{r.idx, sendChunks(r.ctx, c, r.tag, r.data, r.first)}
+		e.done <- sendDone{r.idx, sendChunks(r.ctx, c, r.tag, r.data, r.first, r.tee)}
 	}
 }
 
@@ -224,6 +229,7 @@ func (e *Engine) Run(ctx context.Context, t *Task) error {
 		e.scratch = make([]byte, need)
 	}
 	e.sends = e.sends[:0]
+	e.teeing = false
 	clear(e.nsent)
 	clear(e.nrecv)
 	err := e.run(ctx, t)
@@ -242,6 +248,7 @@ func (e *Engine) Run(ctx context.Context, t *Task) error {
 
 func (e *Engine) run(ctx context.Context, t *Task) error {
 	gated := t.Gate == nil
+	teed := -1       // the Copy step that a send does as it goes (see teeCopy)
 	var ahead []byte // message 0 from t.AheadFrom, once the gate has handed it over
 	for i := range t.Prog.Steps {
 		st := &t.Prog.Steps[i]
@@ -254,6 +261,9 @@ func (e *Engine) run(ctx context.Context, t *Task) error {
 				continue
 			}
 			data := e.region(t, st.Src)
+			if err := e.waitWritten(data); err != nil {
+				return err
+			}
 			lo, hi := span(data)
 			idx := len(e.sends)
 			e.sends = append(e.sends, sendRec{lo: lo, hi: hi, peer: st.Peer, step: i})
@@ -279,7 +289,15 @@ func (e *Engine) run(ctx context.Context, t *Task) error {
 			if e.sendCtx == nil {
 				e.sendCtx, e.cancel = context.WithCancel(ctx)
 			}
-			if err := e.post(ctx, st.Peer, sendReq{ctx: e.sendCtx, tag: tag, data: data, first: first, idx: idx}); err != nil {
+			var tee []byte
+			if j := teeCopy(t, i); j >= 0 && first == 0 && teed < 0 {
+				if dst := e.region(t, t.Prog.Steps[j].Dst); unsafe.SliceData(dst) != unsafe.SliceData(data) {
+					tee, teed = dst, j
+					e.sends[idx].wlo, e.sends[idx].whi = span(tee)
+					e.teeing = true
+				}
+			}
+			if err := e.post(ctx, st.Peer, sendReq{ctx: e.sendCtx, tag: tag, data: data, tee: tee, first: first, idx: idx}); err != nil {
 				e.sends[idx].done = true
 				return &StepError{Peer: st.Peer, Step: i, Op: st.Op, Err: err}
 			}
@@ -311,7 +329,13 @@ func (e *Engine) run(ctx context.Context, t *Task) error {
 				return &StepError{Peer: st.Peer, Step: i, Op: st.Op, Err: err}
 			}
 		case plan.Copy, plan.ReduceLocal:
+			if i == teed {
+				continue
+			}
 			src, dst := e.region(t, st.Src), e.region(t, st.Dst)
+			if err := e.waitWritten(src); err != nil {
+				return err
+			}
 			if st.Op == plan.Copy && (len(dst) == 0 || unsafe.SliceData(dst) == unsafe.SliceData(src)) {
 				continue // onto itself (in place): nothing is written, so nothing to wait for
 			}
@@ -407,7 +431,7 @@ func (e *Engine) trySend(peer int, tag transport.Tag, data []byte) (int, error) 
 	return n, nil
 }
 
-// waitOverlap waits for every incomplete send whose memory overlaps dst.
+// waitOverlap waits for every incomplete send whose memory (read or written) overlaps dst.
 func (e *Engine) waitOverlap(dst []byte) error {
 	lo, hi := span(dst)
 	if lo == hi {
@@ -415,13 +439,61 @@ func (e *Engine) waitOverlap(dst []byte) error {
 	}
 	for i := range e.sends {
 		s := &e.sends[i]
-		for !s.done && s.lo < hi && lo < s.hi {
+		for !s.done && ((s.lo < hi && lo < s.hi) || (s.wlo < hi && lo < s.whi)) {
 			if err := e.collect(); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// waitWritten waits for every incomplete send that writes memory overlapping src.
+func (e *Engine) waitWritten(src []byte) error {
+	lo, hi := span(src)
+	if lo == hi || !e.teeing {
+		return nil
+	}
+	for i := range e.sends {
+		s := &e.sends[i]
+		for !s.done && s.wlo < hi && lo < s.whi {
+			if err := e.collect(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// teeCopy returns the index of the Copy step that the Send at step i, handed to a sender
+// goroutine, makes as it goes, or -1. That is the first Copy of exactly the send's region after
+// it, with only Sends in between (a broadcast's root, an all-gather's own block): the sender
+// copies each chunk right after sending it, while the chunk is in the cache, which saves reading
+// the region from memory again. It does so where the program's goroutine has other work, the
+// receives that follow, or where the process has a single CPU; otherwise the program's
+// goroutine makes the copy itself, on another CPU while the sender sends. Measured with 64 MiB
+// on the 2-core VM, interleaved: all-gather out of place 2.3-2.5 GB/s busbw without, 3.9-4.1
+// with (unbound), 3.2-4.0 and 3.5-4.0 bound; a root's broadcast, which has nothing else to do,
+// 5.1-5.3 GB/s with its own copy against 4.3-4.6 teed when unbound, 4.0-6.2 against 5.9-7.1
+// bound to one CPU.
+func teeCopy(t *Task, i int) int {
+	steps := t.Prog.Steps
+	j := i + 1
+	for j < len(steps) && steps[j].Op == plan.Send {
+		j++
+	}
+	if j == len(steps) || steps[j].Op != plan.Copy || steps[j].Src != steps[i].Src {
+		return -1
+	}
+	if runtime.NumCPU() == 1 {
+		return j
+	}
+	for _, st := range steps[j+1:] {
+		if st.Op == plan.Recv || st.Op == plan.RecvReduce {
+			return j
+		}
+	}
+	return -1
 }
 
 // collect records one send completion and returns its error as a *StepError.
@@ -449,11 +521,12 @@ func (e *Engine) waitAll() error {
 
 // SendMessage sends data as one message cut into chunks, like a program's Send.
 func SendMessage(ctx context.Context, c transport.Conn, tag transport.Tag, data []byte) error {
-	return sendChunks(ctx, c, tag, data, 0)
+	return sendChunks(ctx, c, tag, data, 0, nil)
 }
 
-// sendChunks sends the chunks of data from the first on.
-func sendChunks(ctx context.Context, c transport.Conn, tag transport.Tag, data []byte, first int) error {
+// sendChunks sends the chunks of data from the first on, and copies each one to tee, when
+// set, right after sending it, while it is still in the cache.
+func sendChunks(ctx context.Context, c transport.Conn, tag transport.Tag, data []byte, first int, tee []byte) error {
 	n := Chunks(len(data))
 	for i := first; i < n; i++ {
 		lo := i * ChunkBytes
@@ -461,6 +534,9 @@ func sendChunks(ctx context.Context, c transport.Conn, tag transport.Tag, data [
 		tag.Chunk = uint32(i)
 		if err := c.Send(ctx, tag, data[lo:hi]); err != nil {
 			return err
+		}
+		if tee != nil {
+			copy(tee[lo:hi], data[lo:hi])
 		}
 	}
 	return nil

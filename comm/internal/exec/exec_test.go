@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -286,4 +288,59 @@ func TestTrySendChunks(t *testing.T) {
 		require.Equal(t, in, tasks[1].Out, "credit %d", credit)
 		require.Equal(t, min(credit+1, 3), lc.tries, "credit %d", credit)
 	}
+}
+
+// TestTeeCopy: a Copy of the region that a send to the sender goroutine reads, with receives
+// after it, is made by that goroutine chunk by chunk (teeCopy); a send of the copy to another
+// peer, through another sender goroutine, waits for it, and every buffer ends right.
+func TestTeeCopy(t *testing.T) {
+	const n = 3 * ChunkBytes / 8 // three chunks of int64
+	in0 := fill(n, func(i int) int64 { return int64(i*7 + 1) })
+	in1 := fill(n, func(i int) int64 { return int64(-i) })
+	own, other := plan.Region{Buf: plan.Out, Len: n}, plan.Region{Buf: plan.Out, Off: n, Len: n}
+	all := plan.Region{Buf: plan.In, Len: n}
+	tasks := []*Task{
+		{Prog: &plan.Program{Steps: []plan.Step{
+			{Op: plan.Send, Peer: 1, Src: all},
+			{Op: plan.Copy, Src: all, Dst: own},
+			{Op: plan.Send, Peer: 2, Src: own}, // reads what the first send's goroutine writes
+			{Op: plan.Recv, Peer: 1, Dst: other},
+		}}, In: in0, Out: make([]byte, 16*n), DType: reduce.Int64},
+		{Prog: &plan.Program{Steps: []plan.Step{
+			{Op: plan.Recv, Peer: 0, Dst: own},
+			{Op: plan.Send, Peer: 0, Src: all},
+		}}, In: in1, Out: make([]byte, 16*n), DType: reduce.Int64},
+		{Prog: &plan.Program{Steps: []plan.Step{
+			{Op: plan.Recv, Peer: 0, Dst: own},
+		}}, Out: make([]byte, 16*n), DType: reduce.Int64},
+	}
+	require.Equal(t, 1, teeCopy(tasks[0], 0), "the copy goes with the send")
+	errs := runAll(context.Background(), engines(t, 3), tasks)
+	for r, err := range errs {
+		require.NoError(t, err, "rank %d", r)
+	}
+	require.Equal(t, append(slices.Clone(in0), in1...), tasks[0].Out)
+	require.Equal(t, in0, tasks[1].Out[:8*n])
+	require.Equal(t, in0, tasks[2].Out[:8*n], "rank 2 got the copy before it was made")
+}
+
+func TestTeeCopyChoice(t *testing.T) {
+	a, b := plan.Region{Buf: plan.In, Len: 8}, plan.Region{Buf: plan.Out, Len: 8}
+	send := plan.Step{Op: plan.Send, Peer: 1, Src: a}
+	task := func(steps ...plan.Step) *Task { return &Task{Prog: &plan.Program{Steps: steps}} }
+	recv := plan.Step{Op: plan.Recv, Peer: 1, Dst: plan.Region{Buf: plan.Out, Off: 8, Len: 8}}
+	copyAB := plan.Step{Op: plan.Copy, Src: a, Dst: b}
+	// Other sends may come between; a receive after the copy gives the program's goroutine
+	// other work.
+	require.Equal(t, 2, teeCopy(task(send, send, copyAB, recv), 0))
+	// Anything else between, or a copy of another region: no.
+	require.Equal(t, -1, teeCopy(task(send, recv, copyAB, recv), 0))
+	require.Equal(t, -1, teeCopy(task(send, plan.Step{Op: plan.Copy, Src: b, Dst: a}, recv), 0))
+	// Nothing else to do after the copy (a broadcast's root): the program's goroutine copies,
+	// unless the process has a single CPU.
+	want := -1
+	if runtime.NumCPU() == 1 {
+		want = 1
+	}
+	require.Equal(t, want, teeCopy(task(send, copyAB), 0))
 }
