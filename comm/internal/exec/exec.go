@@ -291,7 +291,9 @@ func (e *Engine) run(ctx context.Context, t *Task) error {
 			}
 			var tee []byte
 			if j := teeCopy(t, i); j >= 0 && first == 0 && teed < 0 {
-				if dst := e.region(t, t.Prog.Steps[j].Dst); unsafe.SliceData(dst) != unsafe.SliceData(data) {
+				// Not where the copy overlaps what it copies (in place): chunk by chunk, it would
+				// overwrite chunks not sent yet.
+				if dst := e.region(t, t.Prog.Steps[j].Dst); !overlap(dst, data) {
 					tee, teed = dst, j
 					e.sends[idx].wlo, e.sends[idx].whi = span(tee)
 					e.teeing = true
@@ -446,6 +448,13 @@ func (e *Engine) waitOverlap(dst []byte) error {
 		}
 	}
 	return nil
+}
+
+// overlap reports whether a and b share memory.
+func overlap(a, b []byte) bool {
+	alo, ahi := span(a)
+	blo, bhi := span(b)
+	return alo < bhi && blo < ahi
 }
 
 // waitWritten waits for every incomplete send that writes memory overlapping src.

@@ -344,3 +344,32 @@ func TestTeeCopyChoice(t *testing.T) {
 	}
 	require.Equal(t, want, teeCopy(task(send, copyAB), 0))
 }
+
+// TestTeeCopyOverlapping: a copy whose destination overlaps its source (shifted by half a chunk
+// inside one buffer) is not made chunk by chunk by the sender, which would overwrite chunks not
+// sent yet: the peer gets the original bytes and the copy is the memmove of them.
+func TestTeeCopyOverlapping(t *testing.T) {
+	const n = 3 * ChunkBytes / 8
+	const shift = ChunkBytes / 16 // elements: half a chunk
+	orig := fill(n+shift, func(i int) int64 { return int64(i*5 + 3) })
+	buf := slices.Clone(orig)
+	src, dst := plan.Region{Buf: plan.Out, Len: n}, plan.Region{Buf: plan.Out, Off: shift, Len: n}
+	tasks := []*Task{
+		{Prog: &plan.Program{Steps: []plan.Step{
+			{Op: plan.Send, Peer: 1, Src: src},
+			{Op: plan.Copy, Src: src, Dst: dst},
+			{Op: plan.Recv, Peer: 1, Dst: plan.Region{Buf: plan.In, Len: 1}},
+		}}, In: make([]byte, 8), Out: buf, DType: reduce.Int64},
+		{Prog: &plan.Program{Steps: []plan.Step{
+			{Op: plan.Recv, Peer: 0, Dst: plan.Region{Buf: plan.Out, Len: n}},
+			{Op: plan.Send, Peer: 0, Src: plan.Region{Buf: plan.In, Len: 1}},
+		}}, In: make([]byte, 8), Out: make([]byte, 8*n), DType: reduce.Int64},
+	}
+	errs := runAll(context.Background(), engines(t, 2), tasks)
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	require.Equal(t, orig[:8*n], tasks[1].Out, "the peer got the bytes before the copy")
+	want := slices.Clone(orig)
+	copy(want[8*shift:], orig[:8*n])
+	require.Equal(t, want, buf)
+}
