@@ -78,7 +78,7 @@ func (s *System) writeHosts(w io.Writer) {
 			name = "?"
 		}
 		fmt.Fprintf(w, "host %d: %s (id %s)", h, name, host.ID)
-		if procs, cpus := s.load(host); procs > cpus && cpus > 0 {
+		if procs, cpus, over := s.load(host); over {
 			fmt.Fprintf(w, "  oversubscribed: %d processes on %d CPUs", procs, cpus)
 		}
 		fmt.Fprintln(w)

@@ -181,25 +181,26 @@ func (s *System) valid(r int) bool { return r >= 0 && r < len(s.Peers) }
 // same answer, since it depends on the System only.
 func (s *System) Oversubscribed() bool {
 	for _, h := range s.Hosts {
-		if procs, cpus := s.load(h); procs > cpus && cpus > 0 {
+		if _, _, over := s.load(h); over {
 			return true
 		}
 	}
 	return false
 }
 
-// load returns how many processes (distinct PIDs) run the ranks of h and how many CPUs their
-// affinities hold together; 0 CPUs when a rank's CPUs are unknown.
-func (s *System) load(h Host) (procs, cpus int) {
+// load returns how many processes (distinct PIDs) run the ranks of h, how many CPUs their
+// affinities hold together (0 when a rank's CPUs are unknown), and whether that makes h
+// oversubscribed.
+func (s *System) load(h Host) (procs, cpus int, over bool) {
 	var all CPUSet
 	pids := map[int]bool{}
 	for _, r := range h.Ranks {
 		p := s.Peers[r]
 		if len(p.CPUs) == 0 {
-			return len(h.Ranks), 0
+			return len(h.Ranks), 0, false
 		}
 		all = NewCPUSet(append(all, p.CPUs...)...)
 		pids[p.PID] = true
 	}
-	return len(pids), len(all)
+	return len(pids), len(all), len(pids) > len(all)
 }

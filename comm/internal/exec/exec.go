@@ -441,7 +441,7 @@ func (e *Engine) waitOverlap(dst []byte) error {
 	}
 	for i := range e.sends {
 		s := &e.sends[i]
-		for !s.done && ((s.lo < hi && lo < s.hi) || (s.wlo < hi && lo < s.whi)) {
+		for !s.done && (meet(s.lo, s.hi, lo, hi) || meet(s.wlo, s.whi, lo, hi)) {
 			if err := e.collect(); err != nil {
 				return err
 			}
@@ -450,11 +450,14 @@ func (e *Engine) waitOverlap(dst []byte) error {
 	return nil
 }
 
+// meet reports whether the address ranges [alo, ahi) and [blo, bhi) share a byte.
+func meet(alo, ahi, blo, bhi uintptr) bool { return alo < bhi && blo < ahi }
+
 // overlap reports whether a and b share memory.
 func overlap(a, b []byte) bool {
 	alo, ahi := span(a)
 	blo, bhi := span(b)
-	return alo < bhi && blo < ahi
+	return meet(alo, ahi, blo, bhi)
 }
 
 // waitWritten waits for every incomplete send that writes memory overlapping src.
@@ -465,7 +468,7 @@ func (e *Engine) waitWritten(src []byte) error {
 	}
 	for i := range e.sends {
 		s := &e.sends[i]
-		for !s.done && s.wlo < hi && lo < s.whi {
+		for !s.done && meet(s.wlo, s.whi, lo, hi) {
 			if err := e.collect(); err != nil {
 				return err
 			}
