@@ -47,6 +47,8 @@ type Conn struct {
 
 	dead     atomic.Bool
 	crowded  atomic.Bool   // SetCrowded: the host has more ranks than CPUs
+	mover    bool          // of the two ends, this one leaves a CPU that both wait on (unshare)
+	lastMove atomic.Int64  // when unshare last moved this end's thread (monotonic ns)
 	done     chan struct{} // closed when the Conn fails or is closed
 	failOnce sync.Once
 	err      error // wraps transport.ErrClosed; set before done is closed
@@ -57,7 +59,7 @@ type Conn struct {
 
 	kickRxFn, kickTxFn func() // context.AfterFunc callbacks, made once
 
-	stats struct{ inPlace, movedAside, assembled, recvSleeps, sendSleeps atomic.Uint64 }
+	stats struct{ inPlace, movedAside, assembled, recvSleeps, sendSleeps, moves atomic.Uint64 }
 
 	// pieceHook, when set (by tests, before any use), runs after each piece of a streamed
 	// message is published.
@@ -84,6 +86,7 @@ func newConn(sock *net.UnixConn, in, out *segment, name, peer string) *Conn {
 		done:       make(chan struct{}),
 		readerDone: make(chan struct{}),
 	}
+	c.mover = out.ctrl.id > in.ctrl.id
 	c.rx.init(c, in)
 	c.kickRxFn = func() { c.kickSafe(c.kickRx) }
 	c.kickTxFn = func() { c.kickSafe(c.kickTx) }
@@ -105,6 +108,9 @@ type Stats struct {
 	// RecvSleeps counts the times a receiver found no message after spinning and slept on the
 	// futex; SendSleeps the times a sender found the ring full after spinning and slept.
 	RecvSleeps, SendSleeps uint64
+	// Moves counts the times a waiter of this end found the peer waiting on its CPU and moved
+	// its thread to another one (see the package documentation, Waiting).
+	Moves uint64
 }
 
 // Stats returns counts of the messages received so far.
@@ -115,6 +121,7 @@ func (c *Conn) Stats() Stats {
 		Assembled:  c.stats.assembled.Load(),
 		RecvSleeps: c.stats.recvSleeps.Load(),
 		SendSleeps: c.stats.sendSleeps.Load(),
+		Moves:      c.stats.moves.Load(),
 	}
 }
 

@@ -29,7 +29,7 @@
 //	segment:  [ control page | data (RingSize bytes) ]
 //	mapping:  [ control page | data | data again ]    (the data mapped twice, back to back)
 //
-//	control:  head (writer)  tail (reader)  bells (futex words) and sleeper flags
+//	control:  head (writer)  tail (reader)  bells (futex words), sleeper flags, waiter's CPU
 //	data:     | hdr | payload ... | hdr | payload | ... |      hdr = 64 bytes: kind, length,
 //	                 ^tail                         ^head        message length, Tag
 //
@@ -99,11 +99,23 @@
 // costs no CPU: its owner, if any, sleeps in the kernel, and other receivers wait on channels.
 // Conn.Stats counts the sleeps.
 //
+// A waiter that yields also publishes the CPU it polls on, in its own segment's control page,
+// and withdraws it when it stops polling (Conn.unshare). Where the peer's waiter polls on that
+// same CPU, the two processes take turns at one CPU, each poll yielding to the other, while
+// another CPU may idle: the kernel puts a woken thread on its waker's CPU where it sees no cache
+// shared between them, as in VMs that do not describe their caches. Then one end of the pair,
+// the one whose segment drew the larger random id, moves its thread off that CPU: it excludes
+// the CPU from the thread's affinity, which makes the kernel migrate the thread at once, and
+// restores the affinity right after, so that the user's placement is left as it was. A thread
+// that may run on one CPU only stays, and an end moves at most once per moveGap (1 ms).
+// Conn.Stats counts the moves.
+//
 // On a crowded host, one that runs more ranks than it has CPUs (Conn.SetCrowded, which the
 // communicator calls when topology.System.Oversubscribed says so), the rank a waiter needs is
 // most often waiting for the waiter's CPU. There the waiter calls sched_yield at every poll from
 // the first, as Open MPI does when oversubscribed, and polls for crowdedSpin (1 ms) before it
-// sleeps: a futex sleep and wake-up cost more than the polls they save.
+// sleeps: a futex sleep and wake-up cost more than the polls they save. Nobody moves there:
+// ranks must share CPUs.
 //
 // # Failure
 //

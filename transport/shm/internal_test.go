@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -484,4 +485,118 @@ func TestSetCrowded(t *testing.T) {
 	a.SetCrowded(false)
 	batch, _, _ = a.spinPolicy()
 	require.Equal(t, spinBatch, batch)
+}
+
+// lockedThread runs f on a goroutine locked to its own thread, which is thrown away afterwards
+// (the goroutine ends locked), so that affinity changes made by f stay with that thread.
+func lockedThread(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		f()
+	}()
+	<-done
+}
+
+// needTwoCPUs skips a test that moves a thread between CPUs where this one may use only one.
+func needTwoCPUs(t *testing.T) {
+	var set unix.CPUSet
+	require.NoError(t, unix.SchedGetaffinity(0, &set))
+	if set.Count() < 2 {
+		t.Skipf("moving a thread between CPUs needs two CPUs; this test may use %d", set.Count())
+	}
+}
+
+// TestMoveOff moves a thread off the CPU it runs on, and checks that its affinity is what it
+// was; a thread that may use only that CPU stays.
+func TestMoveOff(t *testing.T) {
+	needTwoCPUs(t)
+	lockedThread(func() {
+		var was, now unix.CPUSet
+		require.NoError(t, unix.SchedGetaffinity(0, &was))
+		cpu := currentCPU()
+		require.GreaterOrEqual(t, cpu, 0)
+		require.True(t, moveOff(cpu))
+		require.NotEqual(t, cpu, currentCPU())
+		require.NoError(t, unix.SchedGetaffinity(0, &now))
+		require.Equal(t, was, now, "affinity restored")
+
+		var one unix.CPUSet
+		one.Set(currentCPU())
+		require.NoError(t, unix.SchedSetaffinity(0, &one))
+		require.False(t, moveOff(currentCPU()))
+		require.NoError(t, unix.SchedGetaffinity(0, &now))
+		require.Equal(t, one, now)
+	})
+}
+
+// TestUnshare checks who moves when the peer's waiter polls on this end's CPU: exactly one end
+// of a pair (the mover), at most once per moveGap, and nobody on a crowded host.
+func TestUnshare(t *testing.T) {
+	needTwoCPUs(t)
+	a, b := testPair(t, Config{})
+	require.NotEqual(t, a.mover, b.mover, "one mover per pair")
+	m, s := a, b
+	if b.mover {
+		m, s = b, a
+	}
+	lockedThread(func() {
+		// The other end stays, but publishes its CPU. Pinned, so that the CPU stays put.
+		cpu := currentCPU()
+		var one unix.CPUSet
+		one.Set(cpu)
+		require.NoError(t, unix.SchedSetaffinity(0, &one))
+		s.in.ctrl.waitCPU.Store(uint32(cpu) + 1)
+		require.True(t, s.unshare())
+		require.Equal(t, uint32(cpu)+1, s.out.ctrl.waitCPU.Load())
+		require.Zero(t, s.Stats().Moves)
+	})
+	lockedThread(func() {
+		// The mover leaves. The kernel may move the thread between the look at its CPU and
+		// unshare's own, so try until unshare sees the CPU the peer is said to wait on.
+		for i := 0; m.Stats().Moves == 0; i++ {
+			require.Less(t, i, 1000, "no move")
+			m.lastMove.Store(0)
+			cpu := currentCPU()
+			m.in.ctrl.waitCPU.Store(uint32(cpu) + 1)
+			require.True(t, m.unshare())
+			if m.Stats().Moves > 0 {
+				require.NotEqual(t, cpu, currentCPU())
+				require.NotEqual(t, uint32(cpu)+1, m.out.ctrl.waitCPU.Load(), "publishes where it went")
+			}
+		}
+		// A move just happened: no other one before moveGap.
+		m.lastMove.Store(int64(time.Since(epoch) + time.Hour))
+		m.in.ctrl.waitCPU.Store(uint32(currentCPU()) + 1)
+		require.True(t, m.unshare())
+		require.EqualValues(t, 1, m.Stats().Moves)
+		// Crowded: ranks must share CPUs, so nobody moves or publishes.
+		m.lastMove.Store(0)
+		m.out.ctrl.waitCPU.Store(0)
+		m.SetCrowded(true)
+		require.False(t, m.unshare())
+		require.Zero(t, m.out.ctrl.waitCPU.Load())
+		require.EqualValues(t, 1, m.Stats().Moves)
+	})
+}
+
+// TestWaiterWithdrawsCPU checks that a spinning waiter publishes its CPU once it yields, and
+// that one asleep on the futex has withdrawn it.
+func TestWaiterWithdrawsCPU(t *testing.T) {
+	a, b := testPair(t, Config{})
+	published := false
+	b.pause(1, time.Now(), 0, &published)
+	require.True(t, published)
+	require.NotZero(t, b.out.ctrl.waitCPU.Load())
+	b.unpublish(&published)
+	require.Zero(t, b.out.ctrl.waitCPU.Load())
+
+	got := make(chan bool, 1)
+	go func() { got <- recvCheck(t, b, transport.Tag{Seq: 1}, []byte("late")) }()
+	waitFor(t, "the receiver to sleep", func() bool { return b.Stats().RecvSleeps > 0 })
+	require.Zero(t, b.out.ctrl.waitCPU.Load(), "a sleeper polls on no CPU")
+	require.NoError(t, a.Send(t.Context(), transport.Tag{Seq: 1}, []byte("late")))
+	require.True(t, <-got)
+	require.Zero(t, b.out.ctrl.waitCPU.Load())
 }

@@ -70,6 +70,7 @@ func (c *Conn) Close() error { return nil }
 type Stats struct {
 	InPlace, MovedAside, Assembled uint64
 	RecvSleeps, SendSleeps         uint64
+	Moves                          uint64
 }
 
 // Stats returns zero counts.

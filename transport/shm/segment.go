@@ -4,6 +4,7 @@ package shm
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"sync/atomic"
 	"unsafe"
@@ -14,7 +15,7 @@ import (
 // Segment header values.
 const (
 	segMagic   = 0x316d6873726f6863 // "chorshm1", little endian
-	segVersion = 1
+	segVersion = 2
 	memfdName  = "chorus-shm"
 )
 
@@ -25,7 +26,8 @@ type control struct {
 	version  uint32 // segVersion
 	ringSize uint32 // data size, a power of two
 	dataOff  uint32 // offset of the data in the memfd: the creator's page size
-	_        [128 - 20]byte
+	id       uint64 // random, drawn by the creator: the end with the larger out id moves (unshare)
+	_        [128 - 32]byte
 
 	head atomic.Uint64 // bytes ever published by the producer
 	_    [120]byte
@@ -38,6 +40,10 @@ type control struct {
 	prodBell     atomic.Uint32 // futex word the producer sleeps on
 	prodSleeping atomic.Uint32 // 1: a producer thread went (or is going) to sleep on prodBell
 	_            [120]byte
+	// waitCPU is 1 + the CPU on which a waiter of the creator's end polls, or 0 when none does
+	// (see Conn.unshare).
+	waitCPU atomic.Uint32
+	_       [124]byte
 }
 
 // segment is one direction's ring, mapped.
@@ -78,6 +84,7 @@ func newSegment(size int) (seg *segment, fd int, err error) {
 	seg.ctrl.version = segVersion
 	seg.ctrl.ringSize = uint32(size)
 	seg.ctrl.dataOff = uint32(pageSize)
+	seg.ctrl.id = rand.Uint64()
 	atomic.StoreUint64(&seg.ctrl.magic, segMagic)
 	return seg, fd, nil
 }

@@ -54,6 +54,8 @@ func (c *Conn) waitRoom(ctx context.Context, need uint64) error {
 	done := ctx.Done()
 	start := time.Now()
 	batch, spin, yieldFrom := c.spinPolicy()
+	var published bool // unshare published this end's CPU
+	defer c.unpublish(&published)
 	for i := 1; ; i++ {
 		if ok, err := c.tx.room(need); ok || err != nil {
 			return err
@@ -70,9 +72,10 @@ func (c *Conn) waitRoom(ctx context.Context, need uint64) error {
 			if time.Since(start) > spin {
 				break
 			}
-			yield(i, start, yieldFrom)
+			c.pause(i, start, yieldFrom, &published)
 		}
 	}
+	c.unpublish(&published)
 	if done != nil {
 		stop := context.AfterFunc(ctx, c.kickTxFn)
 		defer stop()
@@ -113,6 +116,8 @@ func (c *Conn) waitRx(ctx context.Context, w *waiter, head, kicks uint64, spin b
 	if spin {
 		start := time.Now()
 		batch, spinFor, yieldFrom := c.spinPolicy()
+		var published bool // unshare published this end's CPU
+		defer c.unpublish(&published)
 		for i := 1; ; i++ {
 			if c.rxMoved(w, head, kicks) {
 				return
@@ -126,9 +131,10 @@ func (c *Conn) waitRx(ctx context.Context, w *waiter, head, kicks uint64, spin b
 				if time.Since(start) > spinFor {
 					break
 				}
-				yield(i, start, yieldFrom)
+				c.pause(i, start, yieldFrom, &published)
 			}
 		}
+		c.unpublish(&published)
 	}
 	if done != nil {
 		stop := context.AfterFunc(ctx, c.kickRxFn)
@@ -157,12 +163,17 @@ func (c *Conn) rxMoved(w *waiter, head, kicks uint64) bool {
 // yieldAfter is how long an uncrowded waiter spins before it starts to yield its CPU.
 const yieldAfter = 5 * time.Microsecond
 
-// yield lets others run during a spin, at poll i: once the spin is older than from, other
-// threads (sched_yield), since on a busy machine the peer process may be waiting for this CPU;
-// and now and then other goroutines of this P. Not at every poll: runtime.Gosched wakes an idle
-// P, whose thread then competes for the CPUs with the peer process.
-func yield(i int, start time.Time, from time.Duration) {
+// pause lets others run during a spin, at poll i: once the spin is older than from, other
+// threads (sched_yield), since on a busy machine the peer process may be waiting for this CPU,
+// after a look at whether the peer's waiter polls on this very CPU (unshare, which sets
+// *published when it publishes this end's CPU); and now and then other goroutines of this P.
+// Not at every poll: runtime.Gosched wakes an idle P, whose thread then competes for the CPUs
+// with the peer process.
+func (c *Conn) pause(i int, start time.Time, from time.Duration, published *bool) {
 	if from == 0 || time.Since(start) > from {
+		if c.unshare() {
+			*published = true
+		}
 		_, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 	}
 	if i%(32*spinBatch) == 0 {
