@@ -1,7 +1,6 @@
 package comm_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -434,67 +433,4 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		}
 	}
 	require.LessOrEqual(t, runtime.NumGoroutine(), before, "goroutines left behind")
-}
-
-// TestLazyStart checks where started collectives run. A small one waits for a Wait, which then
-// runs it on its own goroutine, together with the small ones issued before it; without a Wait,
-// the communicator's goroutine runs it once the start delay has passed. A large one is handed to
-// the communicator's goroutine at once.
-func TestLazyStart(t *testing.T) {
-	const n = 3
-	small := func(r int) comm.Buffer { return comm.Of([]int32{int32(r), 1}) }
-	check := func(b comm.Buffer) error {
-		if got := b.Bytes(); len(got) != 8 || !bytes.Equal(got, comm.Of([]int32{n * (n - 1) / 2, n}).Bytes()) {
-			return fmt.Errorf("all-reduce gave %v", got)
-		}
-		return nil
-	}
-	t.Run("waited", func(t *testing.T) {
-		comms := group(t, n, comm.Config{})
-		for _, c := range comms {
-			comm.SetStartDelay(c, time.Hour) // only a Wait runs a small collective
-		}
-		noErrors(t, each(comms, func(c *comm.Comm) error {
-			a, b := small(c.Rank()), small(c.Rank())
-			wa := c.Start(context.Background(), comm.AllReduceOp(a, a, comm.Sum))
-			wb := c.Start(context.Background(), comm.AllReduceOp(b, b, comm.Sum))
-			if err := wb.Wait(); err != nil {
-				return err
-			}
-			if !comm.RanOnWaiter(wa) || !comm.RanOnWaiter(wb) {
-				return fmt.Errorf("ran on the waiter: first %v, second %v", comm.RanOnWaiter(wa), comm.RanOnWaiter(wb))
-			}
-			if err := wa.Err(); err != nil {
-				return err
-			}
-			return errors.Join(check(a), check(b))
-		}))
-	})
-	t.Run("not waited", func(t *testing.T) {
-		comms := group(t, n, comm.Config{})
-		for _, c := range comms {
-			comm.SetStartDelay(c, time.Millisecond)
-		}
-		noErrors(t, each(comms, func(c *comm.Comm) error {
-			a := small(c.Rank())
-			w := c.Start(context.Background(), comm.AllReduceOp(a, a, comm.Sum))
-			<-w.Done()
-			if comm.RanOnWaiter(w) {
-				return errors.New("ran on a waiter, with none")
-			}
-			return errors.Join(w.Err(), check(a))
-		}))
-	})
-	t.Run("large", func(t *testing.T) {
-		comms := group(t, n, comm.Config{})
-		for _, c := range comms {
-			comm.SetStartDelay(c, time.Hour)
-		}
-		noErrors(t, each(comms, func(c *comm.Comm) error {
-			big := comm.Of(make([]int32, 1<<20)) // 4 MiB: started at once
-			w := c.Start(context.Background(), comm.AllReduceOp(big, big, comm.Sum))
-			<-w.Done()
-			return w.Err()
-		}))
-	})
 }

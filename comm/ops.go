@@ -3,7 +3,6 @@ package comm
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/chorus-cc/chorus/algos/plan"
 )
@@ -108,14 +107,6 @@ func RecvOp(buf Buffer, peer int) Operation {
 // Start issues op and returns at once with its Work. ctx bounds the operation (with the
 // communicator's timeout) for as long as it runs. Bad arguments fail the Work at once with
 // ErrInvalid, without using a sequence number.
-//
-// Collectives run one at a time, in issue order, on the communicator's goroutine or on one that
-// waits for them (Work.Wait). A collective of at most lazyStartBytes per buffer does not wake the
-// communicator's goroutine at once: where Wait follows within startDelay (20 us), the
-// collective runs on the waiting goroutine, which spares two goroutine hand-offs, most of a small
-// collective's time (Start(...).Wait() of a 4 KiB all-reduce between two processes of the
-// 2-core VM of docs/bench.md: 5.3 us on average this way, 38-40 us through the hand-offs);
-// otherwise it starts startDelay late.
 func (c *Comm) Start(ctx context.Context, op Operation) *Work {
 	w := &Work{ctx: ctx, op: op, done: make(chan struct{})}
 	if op.p2p != notP2P {
@@ -128,15 +119,9 @@ func (c *Comm) Start(ctx context.Context, op Operation) *Work {
 		return w
 	}
 	w.req, w.call = req, cl
-	c.enqueue(w, max(len(op.send.Bytes()), len(op.recv.Bytes())) <= lazyStartBytes)
+	c.enqueue(w)
 	return w
 }
-
-// Lazy starts (see Start).
-const (
-	lazyStartBytes = 64 << 10
-	startDelay     = 20 * time.Microsecond
-)
 
 // AllReduce runs AllReduceOp and waits for it.
 func (c *Comm) AllReduce(ctx context.Context, send, recv Buffer, op Op) error {

@@ -13,24 +13,14 @@ type Work struct {
 	req  plan.Request
 	call call
 	seq  uint64
-	c    *Comm // for a queued collective
-	here bool  // it ran on a goroutine that waited for it (Comm.runUntil)
 	done chan struct{}
 	err  error
 }
 
 // Wait blocks until the operation has finished and returns its error. The buffers may be reused
-// once Wait returns. A collective that has not started yet, and those issued before it, run on
-// the goroutine that waits, when no other collective of the communicator is running.
+// once Wait returns.
 func (w *Work) Wait() error {
-	select {
-	case <-w.done:
-	default:
-		if w.c != nil {
-			w.c.runUntil(w)
-		}
-		<-w.done
-	}
+	<-w.done
 	return w.err
 }
 
