@@ -44,7 +44,7 @@ func (s *System) WriteText(w io.Writer) error {
 	} else {
 		s.writeHostMatrix(ew)
 	}
-	fmt.Fprintf(ew, "ring: %s  (%d host crossings)\n", s.ringLine(s.Ring()), s.Crossings(s.Ring()))
+	fmt.Fprintf(ew, "ring: %s  (%s)\n", s.ringLine(s.Ring()), count(s.Crossings(s.Ring()), "host crossing"))
 	s.writeTree(ew)
 	return ew.err
 }
@@ -68,7 +68,15 @@ func (s *System) writeHeader(w io.Writer) {
 	if s.forced != "" {
 		choice = fmt.Sprintf("transport forced to %s for every pair", s.forced)
 	}
-	fmt.Fprintf(w, "system: %d ranks on %d hosts; %s\n", s.Size(), len(s.Hosts), choice)
+	fmt.Fprintf(w, "system: %s on %s; %s\n", count(s.Size(), "rank"), count(len(s.Hosts), "host"), choice)
+}
+
+// count returns n and the noun, in the plural unless n is 1.
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func (s *System) writeHosts(w io.Writer) {
@@ -79,7 +87,7 @@ func (s *System) writeHosts(w io.Writer) {
 		}
 		fmt.Fprintf(w, "host %d: %s (id %s)", h, name, host.ID)
 		if procs, cpus, over := s.load(host); over {
-			fmt.Fprintf(w, "  oversubscribed: %d processes on %d CPUs", procs, cpus)
+			fmt.Fprintf(w, "  oversubscribed: %d processes on %s", procs, count(cpus, "CPU"))
 		}
 		fmt.Fprintln(w)
 		for _, r := range host.Ranks {

@@ -26,6 +26,10 @@ func TestWriteTextRing(t *testing.T) {
 
 	out = text(t, build(t, Options{}, "a", "a", "a"))
 	require.Contains(t, out, "\nring: 0 -> 1 -> 2 -> (0)  (0 host crossings)\n")
+	require.True(t, strings.HasPrefix(out, "system: 3 ranks on 1 host;"), out)
+
+	out = text(t, build(t, Options{}, "a"))
+	require.True(t, strings.HasPrefix(out, "system: 1 rank on 1 host;"), out)
 }
 
 func TestWriteTextHostsAndMatrix(t *testing.T) {

@@ -33,7 +33,7 @@ func runTopo(t *testing.T, vars map[string]string, args ...string) (code int, st
 func TestTopoAlone(t *testing.T) {
 	code, out, stderr := runTopo(t, nil)
 	require.Zero(t, code, stderr)
-	require.Contains(t, out, "system: 1 ranks on 1 hosts")
+	require.Contains(t, out, "system: 1 rank on 1 host")
 	require.Contains(t, out, "ring: 0 -> (0)")
 
 	code, out, stderr = runTopo(t, map[string]string{"CHORUS_TRANSPORT": "quic"}, "--json")
@@ -54,7 +54,7 @@ func TestTopoAlone(t *testing.T) {
 func TestTopoLaunch(t *testing.T) {
 	code, out, stderr := runTopo(t, nil, "-N", "3")
 	require.Zero(t, code, stderr)
-	require.Contains(t, out, "system: 3 ranks on 1 hosts")
+	require.Contains(t, out, "system: 3 ranks on 1 host")
 	require.Contains(t, out, "ring: 0 -> 1 -> 2 -> (0)  (0 host crossings)")
 	require.NotContains(t, out, "[rank")
 	require.Equal(t, 1, strings.Count(out, "system:"), "only rank 0 prints")
