@@ -15,9 +15,6 @@ import (
 // not cost more than a small share of the time.
 const moveGap = time.Millisecond
 
-// epoch is the origin of Conn.lastMove.
-var epoch = time.Now()
-
 // currentCPU returns the CPU that the calling thread runs on (getcpu), or -1.
 func currentCPU() int {
 	var cpu uint32

@@ -586,7 +586,7 @@ func TestUnshare(t *testing.T) {
 func TestWaiterWithdrawsCPU(t *testing.T) {
 	a, b := testPair(t, Config{})
 	published := false
-	b.pause(1, time.Now(), 0, &published)
+	b.pause(1, time.Since(epoch), 0, &published)
 	require.True(t, published)
 	require.NotZero(t, b.out.ctrl.waitCPU.Load())
 	b.unpublish(&published)

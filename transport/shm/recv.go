@@ -38,9 +38,9 @@ type rxState struct {
 	// it is queued), because arming a stopped runtime timer wakes an idle thread of the Go
 	// scheduler, which a receiver that releases the ring at every message cannot afford.
 	grace      *time.Timer
-	armed      bool      // a waiting receiver is to be made owner at graceUntil
-	graceUntil time.Time // when, if armed
-	timerAt    time.Time // when grace fires; at or after graceUntil while armed
+	armed      bool          // a waiting receiver is to be made owner at graceUntil
+	graceUntil time.Duration // when (since epoch), if armed
+	timerAt    time.Duration // when grace fires (since epoch); at or after graceUntil while armed
 
 	ownerPtr atomic.Pointer[waiter] // owner, for polling without mu
 	kicks    atomic.Uint64          // bumped when the owner must look again (kickRx)
@@ -149,13 +149,13 @@ func (r *rxState) releaseLocked() {
 	r.owner = nil
 	r.ownerPtr.Store(nil)
 	if len(r.waiters) > 0 && r.closed == nil {
-		now := time.Now()
-		r.graceUntil = now.Add(graceDelay)
+		now := time.Since(epoch) // one clock read, where time.Now makes two
+		r.graceUntil = now + graceDelay
 		r.armed = true
-		if r.timerAt.Before(r.graceUntil) {
+		if r.timerAt < r.graceUntil {
 			// Pushed back by twice the delay, so that a stream of messages moves the timer
 			// once per delay, not once per message.
-			r.timerAt = now.Add(2 * graceDelay)
+			r.timerAt = now + 2*graceDelay
 			r.grace.Reset(2 * graceDelay)
 		}
 	}
@@ -199,10 +199,10 @@ func (r *rxState) onGrace() {
 	if !r.armed {
 		return // taken since
 	}
-	if now := time.Now(); now.Before(r.graceUntil) {
-		if r.timerAt.Before(r.graceUntil) { // not queued again by a Reset since it fired
+	if now := time.Since(epoch); now < r.graceUntil {
+		if r.timerAt < r.graceUntil { // not queued again by a Reset since it fired
 			r.timerAt = r.graceUntil
-			r.grace.Reset(r.graceUntil.Sub(now))
+			r.grace.Reset(r.graceUntil - now)
 		}
 		return
 	}

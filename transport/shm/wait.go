@@ -39,6 +39,10 @@ func (c *Conn) spinPolicy() (batch int, spin, yieldFrom time.Duration) {
 	return spinBatch, spinDuration, yieldAfter
 }
 
+// epoch is the origin of the times the package keeps (time.Since(epoch) reads one clock, where
+// time.Now reads two).
+var epoch = time.Now()
+
 // sleepState is what a sleeping Send keeps on the heap: the futex timeout, which the kernel
 // reads through a pointer.
 type sleepState struct {
@@ -52,7 +56,7 @@ func (c *Conn) waitRoom(ctx context.Context, need uint64) error {
 		return err
 	}
 	done := ctx.Done()
-	start := time.Now()
+	start := time.Since(epoch)
 	batch, spin, yieldFrom := c.spinPolicy()
 	var published bool // unshare published this end's CPU
 	defer c.unpublish(&published)
@@ -69,7 +73,7 @@ func (c *Conn) waitRoom(ctx context.Context, need uint64) error {
 				return ctx.Err()
 			default:
 			}
-			if time.Since(start) > spin {
+			if time.Since(epoch)-start > spin {
 				break
 			}
 			c.pause(i, start, yieldFrom, &published)
@@ -81,7 +85,7 @@ func (c *Conn) waitRoom(ctx context.Context, need uint64) error {
 		defer stop()
 	}
 	ctrl := c.out.ctrl
-	nextDrain := start.Add(c.drainDelay)
+	nextDrain := start + c.drainDelay
 	for {
 		bell := ctrl.prodBell.Load()
 		ctrl.prodSleeping.Store(1)
@@ -96,10 +100,10 @@ func (c *Conn) waitRoom(ctx context.Context, need uint64) error {
 		if ok || err != nil {
 			return err
 		}
-		d := time.Until(nextDrain)
+		d := nextDrain - time.Since(epoch)
 		if d <= 0 {
 			c.requestDrain()
-			nextDrain = time.Now().Add(c.drainDelay)
+			nextDrain = time.Since(epoch) + c.drainDelay
 			d = c.drainDelay
 		}
 		c.txSleep.ts = unix.NsecToTimespec(int64(d))
@@ -114,7 +118,7 @@ func (c *Conn) waitRoom(ctx context.Context, need uint64) error {
 func (c *Conn) waitRx(ctx context.Context, w *waiter, head, kicks uint64, spin bool) {
 	done := ctx.Done()
 	if spin {
-		start := time.Now()
+		start := time.Since(epoch)
 		batch, spinFor, yieldFrom := c.spinPolicy()
 		var published bool // unshare published this end's CPU
 		defer c.unpublish(&published)
@@ -128,7 +132,7 @@ func (c *Conn) waitRx(ctx context.Context, w *waiter, head, kicks uint64, spin b
 					return
 				default:
 				}
-				if time.Since(start) > spinFor {
+				if time.Since(epoch)-start > spinFor {
 					break
 				}
 				c.pause(i, start, yieldFrom, &published)
@@ -169,8 +173,8 @@ const yieldAfter = 5 * time.Microsecond
 // *published when it publishes this end's CPU); and now and then other goroutines of this P.
 // Not at every poll: runtime.Gosched wakes an idle P, whose thread then competes for the CPUs
 // with the peer process.
-func (c *Conn) pause(i int, start time.Time, from time.Duration, published *bool) {
-	if from == 0 || time.Since(start) > from {
+func (c *Conn) pause(i int, start, from time.Duration, published *bool) {
+	if from == 0 || time.Since(epoch)-start > from {
 		if c.unshare() {
 			*published = true
 		}
