@@ -11,11 +11,10 @@ import (
 // closed. A communicator makes one and reuses it for every collective, with one timer, instead
 // of a fresh context and timer per call; the timer fires at the deadline of the collective that
 // set it, and expire sets it again for the rest of the running one's, so that a collective costs
-// no timer operation. Arming a new runtime
-// timer wakes an idle thread of the Go scheduler, which on a busy machine takes the CPU from the
-// peer process that the collective waits for. (A 4 KiB exchange between two processes over
-// shared memory averaged 2.2 us without a timer per call and 5-7 us with one, the difference
-// all in a tail of 30-100 us waits.)
+// no timer operation. Arming a new runtime timer wakes an idle thread of the Go scheduler, which
+// on a busy machine takes the CPU from the peer process that the collective waits for. (A 4 KiB
+// exchange between two processes over shared memory averaged 2.2 us without a timer per call and
+// 5-7 us with one, the difference all in a tail of 30-100 us waits.)
 //
 // Collectives run one at a time, so one bound serves them all; sends and receives, which run
 // concurrently, use Comm.opContext.
