@@ -3,6 +3,7 @@
 package shm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,28 +13,38 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/chorus-cc/chorus/transport"
 )
 
 // Control messages on the socket, one byte each (the socket keeps message boundaries).
 const (
-	msgDrain = 'D' // the sender needs room: move aside what nobody has taken
-	msgBye   = 'B' // the peer closes the connection
+	msgDrain  = 'D' // the sender needs room: move aside what nobody has taken
+	msgBye    = 'B' // the peer closes the connection
+	msgWakeRx = 'R' // the ring you read has a new frame, and your receiver sleeps
+	msgWakeTx = 'T' // the ring you write has room, and your sender sleeps
 )
 
 // Conn is one end of a shared-memory connection. Its methods may be called from many
 // goroutines at once.
 type Conn struct {
-	name string        // this end, for errors
-	peer string        // the other end, for errors
-	sock *net.UnixConn // setup, control messages, and the peer's liveness
-	in   *segment      // the ring this end reads (the peer created it)
-	out  *segment      // the ring this end writes (this end created it)
+	name string          // this end, for errors
+	peer string          // the other end, for errors
+	sock *net.UnixConn   // setup, control messages, and the peer's liveness
+	raw  syscall.RawConn // sock's, for its reads and writes (see read)
+	in   *segment        // the ring this end reads (the peer created it)
+	out  *segment        // the ring this end writes (this end created it)
 
 	txLock  chan struct{} // capacity 1: held by the Send that writes
 	tx      producer      // under txLock
-	txSleep sleepState    // under txLock
+	txTimer *time.Timer   // under txLock: ends a sleeping Send's wait for room (made at its first sleep)
+
+	// The doorbells that a sleeping receiver (the ring's owner) and a sleeping Send wait on,
+	// rung by this end (kickRx, kickTx) or, through the socket, by the peer (see bell.go).
+	rxBell, txBell doorbell
 	// drainDelay is how long a Send waits for room before it asks the peer to drain: the
 	// constant drainDelay, or another value set by a test before any use.
 	drainDelay time.Duration
@@ -72,11 +83,12 @@ var (
 )
 
 // newConn starts a connection over sock with the two mapped rings.
-func newConn(sock *net.UnixConn, in, out *segment, name, peer string) *Conn {
+func newConn(sock *net.UnixConn, raw syscall.RawConn, in, out *segment, name, peer string) *Conn {
 	c := &Conn{
 		name:       name,
 		peer:       peer,
 		sock:       sock,
+		raw:        raw,
 		in:         in,
 		out:        out,
 		txLock:     make(chan struct{}, 1),
@@ -87,7 +99,11 @@ func newConn(sock *net.UnixConn, in, out *segment, name, peer string) *Conn {
 		readerDone: make(chan struct{}),
 	}
 	c.mover = out.ctrl.id > in.ctrl.id
+	c.rxBell.init()
+	c.txBell.init()
+	c.tx.bell = func() { c.tell(msgWakeRx) }
 	c.rx.init(c, in)
+	c.rx.cons.bell = func() { c.tell(msgWakeTx) }
 	c.kickRxFn = func() { c.kickSafe(c.kickRx) }
 	c.kickTxFn = func() { c.kickSafe(c.kickTx) }
 	go c.readLoop()
@@ -105,8 +121,8 @@ type Stats struct {
 	MovedAside uint64
 	// Assembled messages were streamed in pieces and assembled in a buffer: two copies.
 	Assembled uint64
-	// RecvSleeps counts the times a receiver found no message after spinning and slept on the
-	// futex; SendSleeps the times a sender found the ring full after spinning and slept.
+	// RecvSleeps counts the times a receiver found no message after spinning and slept;
+	// SendSleeps the times a sender found the ring full after spinning and slept.
 	RecvSleeps, SendSleeps uint64
 	// Moves counts the times a waiter of this end found the peer waiting on its CPU and moved
 	// its thread to another one (see the package documentation, Waiting).
@@ -159,22 +175,39 @@ func (c *Conn) fail(cause error) {
 		c.dead.Store(true)
 		close(c.done)
 		c.rx.close(c.err)
-		c.kickRx()
-		c.kickTx()
+		c.rx.kicks.Add(1)
+		c.rxBell.ring() // whatever the flags say: a wake-up from the peer may never be read now
+		c.txBell.ring()
 	})
 }
 
 // kickRx makes the receiving side look again: an owner asleep on the ring wakes.
 func (c *Conn) kickRx() {
 	c.rx.kicks.Add(1)
-	ctrl := c.in.ctrl
-	wake(&ctrl.consSleeping, &ctrl.consBell)
+	wake(&c.in.ctrl.consSleeping, c.rxBell.ring)
 }
 
 // kickTx wakes a Send asleep waiting for room.
 func (c *Conn) kickTx() {
-	ctrl := c.out.ctrl
-	wake(&ctrl.prodSleeping, &ctrl.prodBell)
+	wake(&c.out.ctrl.prodSleeping, c.txBell.ring)
+}
+
+// tell sends the peer a control message (a wake-up); on a broken socket it does nothing, as
+// the peer is gone or going. The write is a raw system call (see read).
+func (c *Conn) tell(msg byte) {
+	b := [1]byte{msg}
+	_ = c.raw.Write(func(fd uintptr) bool {
+		for {
+			_, _, errno := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[0])), 1)
+			switch errno {
+			case unix.EINTR:
+				continue
+			case unix.EAGAIN:
+				return false // full: wait until it is not
+			}
+			return true
+		}
+	})
 }
 
 // kickSafe runs kick unless the memory may be unmapped already (a context's AfterFunc may run
@@ -219,7 +252,7 @@ func (c *Conn) readLoop() {
 	defer close(c.readerDone)
 	var b [16]byte
 	for {
-		n, err := c.sock.Read(b[:])
+		n, err := c.read(b[:])
 		if err != nil || n == 0 {
 			c.fail(c.peerGone(err))
 			return
@@ -229,6 +262,10 @@ func (c *Conn) readLoop() {
 			c.onDrain()
 		case msgBye:
 			c.peerBye.Store(true)
+		case msgWakeRx:
+			c.rxBell.ring()
+		case msgWakeTx:
+			c.txBell.ring()
 		default:
 			if c.acquire() {
 				c.fail(fmt.Errorf("shm: control message %q from %s: %w", b[0], c.peer, ErrProtocol))
@@ -236,6 +273,34 @@ func (c *Conn) readLoop() {
 			}
 		}
 	}
+}
+
+// read reads one control message: it waits in the netpoller until the socket is readable and
+// then reads with a raw system call.
+//
+// The socket's reads and writes are raw system calls, which the Go runtime does not see: a
+// system call that it sees (syscall.Syscall) wakes its monitor thread, sysmon, out of the deep
+// sleep it takes while the process is idle, into polling every 20 us (doubling the gap every 50
+// polls), which on a rank bound to one CPU takes the CPU from the rank (see the package
+// documentation, Waiting). The connection's waiters sleep on channels for the same reason.
+func (c *Conn) read(b []byte) (n int, err error) {
+	rerr := c.raw.Read(func(fd uintptr) bool {
+		for {
+			r, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+			switch errno {
+			case unix.EINTR:
+				continue
+			case unix.EAGAIN:
+				return false // wait until readable
+			case 0:
+				n = int(r)
+			default:
+				err = errno
+			}
+			return true
+		}
+	})
+	return n, cmp.Or(err, rerr)
 }
 
 // peerGone describes the end of the socket.
@@ -377,7 +442,7 @@ func (c *Conn) sendErr(ctx context.Context, tag transport.Tag, err error) error 
 
 // requestDrain asks the peer to move aside the messages nobody has taken.
 func (c *Conn) requestDrain() {
-	_, _ = c.sock.Write([]byte{msgDrain})
+	c.tell(msgDrain)
 }
 
 // errDead stands for "the Conn died while waiting"; callers turn it into the Conn's error.

@@ -1,6 +1,6 @@
 // Package shm is the transport between processes of one host: messages go through shared
 // memory, and a Unix domain socket sets the connection up and watches the peer. It is Linux
-// only (memfd_create, futexes, SCM_RIGHTS); elsewhere the package builds, registers "shm", and
+// only (memfd_create, SCM_RIGHTS); elsewhere the package builds, registers "shm", and
 // every Listen, Dial and Pair fails with an error wrapping errors.ErrUnsupported.
 //
 // Importing the package registers a Transport with the default Config as "shm"
@@ -29,7 +29,7 @@
 //	segment:  [ control page | data (RingSize bytes) ]
 //	mapping:  [ control page | data | data again ]    (the data mapped twice, back to back)
 //
-//	control:  head (writer)  tail (reader)  bells (futex words), sleeper flags, waiter's CPU
+//	control:  head (writer)  tail (reader)  sleeper flags  waiter's CPU
 //	data:     | hdr | payload ... | hdr | payload | ... |      hdr = 64 bytes: kind, length,
 //	                 ^tail                         ^head        message length, Tag
 //
@@ -88,16 +88,27 @@
 // # Waiting
 //
 // A sender waiting for room and an owner waiting for a frame poll the ring's counters for
-// spinDuration (50 us) and then sleep on a futex in the shared memory (FUTEX_WAIT and
-// FUTEX_WAKE without FUTEX_PRIVATE_FLAG, since the two ends are different processes): the
-// consumer bell for the owner, the producer bell for a sender. The polling is tight for the
-// first 5 us (a round trip on an idle machine takes about one), then calls sched_yield between
-// polls, so that on a busy machine the peer process gets the CPU it may be waiting for, and
-// runtime.Gosched now and then, for goroutines of this process queued behind the poller. A
-// sleeper raises a flag beside its bell; the other side rings the bell (bumps it and wakes the
-// futex) only when the flag is up, so a busy connection makes no system calls, and an idle one
-// costs no CPU: its owner, if any, sleeps in the kernel, and other receivers wait on channels.
-// Conn.Stats counts the sleeps.
+// spinDuration (50 us) and then sleep: the goroutine parks on a channel of the Conn (its
+// doorbell, one for the receiving side and one for Sends; see bell.go). The polling is tight
+// for the first 5 us (a round trip on an idle machine takes about one), then calls sched_yield
+// between polls, so that on a busy machine the peer process gets the CPU it may be waiting for,
+// and runtime.Gosched now and then, for goroutines of this process queued behind the poller. A
+// sleeper raises a flag in the shared control page; the other side, when it publishes a frame
+// or gives room back and finds the flag up, lowers it and tells the sleeper's end over the
+// socket (one byte), whose reader rings the doorbell. So a busy connection makes no system
+// calls, and an idle one costs no CPU: its owner, if any, and its other receivers wait on
+// channels. Conn.Stats counts the sleeps.
+//
+// Why channels and the socket, not a futex in the shared memory: the Go runtime's monitor
+// thread (sysmon) sleeps deeply while every P of the process is idle, and a thread entering or
+// leaving a system call that the runtime sees (syscall.Syscall, as a futex wait is) wakes it
+// into polling every 20 us, doubling the gap every 50 polls. On a rank bound to one CPU that
+// polling takes the CPU from the rank: with futex sleeps, small collectives ran 2-10x slower
+// for the first 10-20 ms after every wait that slept (perf sched showed sysmon running 14 us of
+// every 100 on the rank's CPU). A goroutine parked on a channel is not in a system call, the
+// socket's reader waits in the netpoller, and the socket's reads and writes are raw system
+// calls, which the runtime does not see: 4 KiB all-reduces in bursts after pauses, between two
+// bound processes, went from 4.3-4.7 us per call to 2.7-2.9.
 //
 // A waiter that yields also publishes the CPU it polls on, in its own segment's control page,
 // and withdraws it when it stops polling (Conn.unshare). Where the peer's waiter polls on that
@@ -114,8 +125,8 @@
 // communicator calls when topology.System.Oversubscribed says so), the rank a waiter needs is
 // most often waiting for the waiter's CPU. There the waiter calls sched_yield at every poll from
 // the first, as Open MPI does when oversubscribed, and polls for crowdedSpin (1 ms) before it
-// sleeps: a futex sleep and wake-up cost more than the polls they save. Nobody moves there:
-// ranks must share CPUs.
+// sleeps: a sleep and wake-up cost more than the polls they save. Nobody moves there: ranks
+// must share CPUs.
 //
 // # Failure
 //
@@ -123,7 +134,7 @@
 // it: the peer's requests for room, its goodbye, and the end of the stream. When the peer
 // closes or its process dies (the kernel closes its socket, even on SIGKILL), the reader fails
 // the connection at once: every pending and later Send and Recv on this end returns an error
-// wrapping transport.ErrClosed, sleepers are woken through their futexes, and no timeout is
+// wrapping transport.ErrClosed, sleepers are woken through their doorbells, and no timeout is
 // involved. Close does the same on both ends, waits for the calls in progress to leave the
 // shared memory, and unmaps it. The shared memory is not trusted further than it must be:
 // counters and frame headers are checked before use, and a bad one closes the connection with

@@ -63,8 +63,14 @@ func handshake(ctx context.Context, sock *net.UnixConn, ringSize int, name strin
 		return nil, err
 	}
 	_ = sock.SetDeadline(time.Time{})
+	raw, err := sock.SyscallConn()
+	if err != nil {
+		in.unmap()
+		out.unmap()
+		return nil, fmt.Errorf("shm: the socket's descriptor: %w", err)
+	}
 	peer := fmt.Sprintf("pid %d", pid)
-	return newConn(sock, in, out, name+" (to "+peer+")", peer), nil
+	return newConn(sock, raw, in, out, name+" (to "+peer+")", peer), nil
 }
 
 // exchange sends this end's hello with fd and reads the peer's, and maps the peer's ring.

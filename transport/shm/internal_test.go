@@ -600,3 +600,38 @@ func TestWaiterWithdrawsCPU(t *testing.T) {
 	require.True(t, <-got)
 	require.Zero(t, b.out.ctrl.waitCPU.Load())
 }
+
+// TestDoorbell checks that a ring wakes every goroutine waiting on the doorbell, and only
+// those: a channel taken after the ring waits for the next one.
+func TestDoorbell(t *testing.T) {
+	var d doorbell
+	d.init()
+	woken := make(chan int, 3)
+	for i := range 3 {
+		ch := d.current()
+		go func() {
+			<-ch
+			woken <- i
+		}()
+	}
+	later := d.current()
+	d.ring()
+	got := map[int]bool{}
+	for range 3 {
+		got[<-woken] = true
+	}
+	require.Len(t, got, 3)
+	after := d.current()
+	select {
+	case <-after:
+		t.Fatal("a channel taken after the ring is closed already")
+	default:
+	}
+	select {
+	case <-later:
+	default:
+		t.Fatal("a channel taken before the ring is still open")
+	}
+	d.ring()
+	<-after
+}

@@ -12,7 +12,7 @@ import (
 )
 
 // errUnsupported is what every operation returns off Linux.
-var errUnsupported = fmt.Errorf("shm: needs Linux (memfd, futex), not %s: %w", runtime.GOOS, errors.ErrUnsupported)
+var errUnsupported = fmt.Errorf("shm: needs Linux (memfd, SCM_RIGHTS), not %s: %w", runtime.GOOS, errors.ErrUnsupported)
 
 func init() {
 	transport.Register("shm", &Transport{})

@@ -111,6 +111,8 @@ type producer struct {
 	// inlineMax is the largest message sent as one frame; fragMax the payload of a piece of a
 	// streamed message.
 	inlineMax, fragMax int
+	// bell wakes the peer's consumer (see wake).
+	bell func()
 }
 
 func newProducer(seg *segment) producer {
@@ -151,7 +153,7 @@ func (p *producer) publish(l uint64) {
 	p.head += l
 	c := p.seg.ctrl
 	c.head.Store(p.head)
-	wake(&c.consSleeping, &c.consBell)
+	wake(&c.consSleeping, p.bell)
 }
 
 // consumer is the reading end of a ring. Only the goroutine that owns the receiving side
@@ -160,6 +162,7 @@ type consumer struct {
 	seg  *segment
 	tail uint64 // next frame; this end is the only writer of ctrl.tail
 	head uint64 // the producer's position as last read
+	bell func() // wakes the peer's producer (see wake)
 }
 
 // refresh reads the producer's position and returns how many bytes are published past tail.
@@ -193,5 +196,5 @@ func (c *consumer) release(l uint64) {
 	c.tail += l
 	ctrl := c.seg.ctrl
 	ctrl.tail.Store(c.tail)
-	wake(&ctrl.prodSleeping, &ctrl.prodBell)
+	wake(&ctrl.prodSleeping, c.bell)
 }

@@ -15,7 +15,7 @@ import (
 // Segment header values.
 const (
 	segMagic   = 0x316d6873726f6863 // "chorshm1", little endian
-	segVersion = 2
+	segVersion = 3
 	memfdName  = "chorus-shm"
 )
 
@@ -34,12 +34,10 @@ type control struct {
 	tail atomic.Uint64 // bytes ever released by the consumer
 	_    [120]byte
 
-	consBell     atomic.Uint32 // futex word the consumer sleeps on
-	consSleeping atomic.Uint32 // 1: a consumer thread went (or is going) to sleep on consBell
-	_            [120]byte
-	prodBell     atomic.Uint32 // futex word the producer sleeps on
-	prodSleeping atomic.Uint32 // 1: a producer thread went (or is going) to sleep on prodBell
-	_            [120]byte
+	consSleeping atomic.Uint32 // 1: a consumer went (or is going) to sleep: wake it when publishing
+	_            [124]byte
+	prodSleeping atomic.Uint32 // 1: a producer went (or is going) to sleep: wake it when releasing
+	_            [124]byte
 	// waitCPU is 1 + the CPU on which a waiter of the creator's end polls, or 0 when none does
 	// (see Conn.unshare).
 	waitCPU atomic.Uint32

@@ -85,7 +85,7 @@ func (t *Transport) Dial(ctx context.Context, addr string) (transport.Conn, erro
 }
 
 // Pair returns the two ends of a new connection inside this process, over a socket pair: the
-// same rings, futexes and failure detection as between processes, for tests and benchmarks.
+// same rings, doorbells and failure detection as between processes, for tests and benchmarks.
 func Pair(cfg Config) (a, b *Conn, err error) {
 	size, err := cfg.ringSize()
 	if err != nil {

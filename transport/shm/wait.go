@@ -12,7 +12,7 @@ import (
 
 // Waiting; see the package documentation.
 const (
-	// spinDuration is how long a waiter polls the ring before it sleeps on a futex.
+	// spinDuration is how long a waiter polls the ring before it sleeps (on its doorbell).
 	spinDuration = 50 * time.Microsecond
 	// spinBatch is how many polls go between looks at the clock, the context, and the scheduler.
 	spinBatch = 64
@@ -20,8 +20,8 @@ const (
 	drainDelay = time.Millisecond
 	// crowdedSpin replaces spinDuration on a crowded host (SetCrowded), where the waiter yields
 	// its CPU at every poll: a poll then mostly lets the other ranks of the CPU run, so it
-	// costs little, and the rank waited for is most often one of them, which a sleep on the
-	// futex would only make slower to answer.
+	// costs little, and the rank waited for is most often one of them, which a sleep would only
+	// make slower to answer.
 	crowdedSpin = time.Millisecond
 )
 
@@ -42,12 +42,6 @@ func (c *Conn) spinPolicy() (batch int, spin, yieldFrom time.Duration) {
 // epoch is the origin of the times the package keeps (time.Since(epoch) reads one clock, where
 // time.Now reads two).
 var epoch = time.Now()
-
-// sleepState is what a sleeping Send keeps on the heap: the futex timeout, which the kernel
-// reads through a pointer.
-type sleepState struct {
-	ts unix.Timespec
-}
 
 // waitRoom waits until the ring has need free bytes. It returns nil then, ctx's error, errDead,
 // or an error wrapping ErrProtocol. The caller holds txLock.
@@ -87,7 +81,7 @@ func (c *Conn) waitRoom(ctx context.Context, need uint64) error {
 	ctrl := c.out.ctrl
 	nextDrain := start + c.drainDelay
 	for {
-		bell := ctrl.prodBell.Load()
+		bell := c.txBell.current()
 		ctrl.prodSleeping.Store(1)
 		ok, err := c.tx.room(need)
 		switch {
@@ -106,9 +100,17 @@ func (c *Conn) waitRoom(ctx context.Context, need uint64) error {
 			nextDrain = time.Since(epoch) + c.drainDelay
 			d = c.drainDelay
 		}
-		c.txSleep.ts = unix.NsecToTimespec(int64(d))
 		c.stats.sendSleeps.Add(1)
-		sleep(&ctrl.prodBell, bell, &c.txSleep.ts)
+		if c.txTimer == nil {
+			c.txTimer = time.NewTimer(d)
+		} else {
+			c.txTimer.Reset(d)
+		}
+		select {
+		case <-bell:
+		case <-c.txTimer.C:
+		}
+		c.txTimer.Stop()
 	}
 }
 
@@ -146,13 +148,13 @@ func (c *Conn) waitRx(ctx context.Context, w *waiter, head, kicks uint64, spin b
 	}
 	ctrl := c.in.ctrl
 	for {
-		bell := ctrl.consBell.Load()
+		bell := c.rxBell.current()
 		ctrl.consSleeping.Store(1)
 		if c.rxMoved(w, head, kicks) || ctx.Err() != nil {
 			return
 		}
 		c.stats.recvSleeps.Add(1)
-		sleep(&ctrl.consBell, bell, nil)
+		<-bell
 		if c.rxMoved(w, head, kicks) || ctx.Err() != nil {
 			return
 		}
