@@ -181,14 +181,6 @@ func launch(ctx context.Context, cfg runConfig, env []string, stdout, stderr io.
 		logf("%v", err)
 		return exitUsage
 	}
-	if _, set := lookupEnv(env, "GOMAXPROCS"); cpus != nil && !set {
-		// A Go program takes GOMAXPROCS from its CPU affinity, 1 here. Chorus's engine sends a
-		// large message from a goroutine of its own while the caller's goroutine receives; with
-		// one P the sender only runs when the receiver pauses, and 64 MiB all-gather and
-		// broadcast ran at half their bandwidth. Two Ps let the kernel switch between the two
-		// threads on the rank's CPU.
-		env = append(append([]string(nil), env...), "GOMAXPROCS=2")
-	}
 
 	secret, ok := lookupEnv(env, "CHORUS_SECRET")
 	if !ok || secret == "" {

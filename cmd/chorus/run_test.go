@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -123,7 +124,7 @@ func child(mode string) int {
 		_ = cmd.Wait()
 		return 0
 	case "affinity":
-		// The CPUs this rank may run on and the GOMAXPROCS it was given.
+		// The CPUs this rank may run on, and its Ps.
 		status, err := os.ReadFile("/proc/self/status")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -131,7 +132,7 @@ func child(mode string) int {
 		}
 		for _, line := range strings.Split(string(status), "\n") {
 			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
-				fmt.Printf("cpus=%s gomaxprocs=%s\n", strings.TrimSpace(v), os.Getenv("GOMAXPROCS"))
+				fmt.Printf("cpus=%s env=%s procs=%d\n", strings.TrimSpace(v), os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0))
 			}
 		}
 		return 0
@@ -500,11 +501,12 @@ func affinityOf(t *testing.T, n int, flags ...string) (lines []string, code int,
 	return lines, code, errOut.String()
 }
 
-// unbound is the line of a rank with the launcher's own affinity and no GOMAXPROCS.
+// unbound is the start of the line of a rank with the launcher's own affinity and no
+// GOMAXPROCS set (its Ps follow: as many as Go takes from the affinity and the cgroup).
 func unbound(t *testing.T) string {
 	cpus, err := usableCPUs()
 	require.NoError(t, err)
-	return "cpus=" + topology.NewCPUSet(cpus...).String() + " gomaxprocs="
+	return "cpus=" + topology.NewCPUSet(cpus...).String() + " env= procs="
 }
 
 func TestRunBindCore(t *testing.T) {
@@ -515,8 +517,9 @@ func TestRunBindCore(t *testing.T) {
 	lines, code, stderr := affinityOf(t, n, "--bind", "core")
 	require.Equal(t, 0, code, stderr)
 	for r, line := range lines {
-		// Rank r alone on the r-th CPU of the launcher's set, with two Ps.
-		require.Equal(t, fmt.Sprintf("cpus=%d gomaxprocs=2", cpus[r]), line, "rank %d", r)
+		// Rank r alone on the r-th CPU of the launcher's set, with the one P that Go takes
+		// from that affinity: the launcher sets no GOMAXPROCS.
+		require.Equal(t, fmt.Sprintf("cpus=%d env= procs=1", cpus[r]), line, "rank %d", r)
 	}
 	if n == 2 {
 		require.NotEqual(t, lines[0], lines[1])
@@ -537,13 +540,13 @@ func TestRunBindNoneAndAuto(t *testing.T) {
 		lines, code, stderr := affinityOf(t, n, flags...)
 		require.Equal(t, 0, code, stderr)
 		for r, line := range lines {
-			require.Equal(t, unbound(t), line, "%q rank %d", flags, r)
+			require.True(t, strings.HasPrefix(line, unbound(t)), "%q rank %d: %s", flags, r, line)
 		}
 	}
 	// auto binds when every rank can have a CPU.
 	lines, code, stderr := affinityOf(t, 1, "--bind", "auto")
 	require.Equal(t, 0, code, stderr)
-	require.Equal(t, []string{fmt.Sprintf("cpus=%d gomaxprocs=2", cpus[0])}, lines)
+	require.Equal(t, []string{fmt.Sprintf("cpus=%d env= procs=1", cpus[0])}, lines)
 }
 
 func TestRunBindCoreNeedsACPUPerRank(t *testing.T) {
