@@ -197,16 +197,8 @@ func (c *Conn) kickTx() {
 func (c *Conn) tell(msg byte) {
 	b := [1]byte{msg}
 	_ = c.raw.Write(func(fd uintptr) bool {
-		for {
-			_, _, errno := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[0])), 1)
-			switch errno {
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return false // full: wait until it is not
-			}
-			return true
-		}
+		_, again, _ := rawIO(unix.SYS_WRITE, fd, b[:])
+		return !again // full: wait until it is not
 	})
 }
 
@@ -285,22 +277,28 @@ func (c *Conn) readLoop() {
 // documentation, Waiting). The connection's waiters sleep on channels for the same reason.
 func (c *Conn) read(b []byte) (n int, err error) {
 	rerr := c.raw.Read(func(fd uintptr) bool {
-		for {
-			r, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-			switch errno {
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return false // wait until readable
-			case 0:
-				n = int(r)
-			default:
-				err = errno
-			}
-			return true
-		}
+		var again bool
+		n, again, err = rawIO(unix.SYS_READ, fd, b)
+		return !again // wait until readable
 	})
 	return n, cmp.Or(err, rerr)
+}
+
+// rawIO makes one read or write system call (sysno) on fd with b, raw (see read), again when
+// a signal interrupts it. again reports that the socket was not ready (EAGAIN).
+func rawIO(sysno, fd uintptr, b []byte) (n int, again bool, err error) {
+	for {
+		r, _, errno := unix.RawSyscall(sysno, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		switch errno {
+		case 0:
+			return int(r), false, nil
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return 0, true, nil
+		default:
+			return 0, false, errno
+		}
+	}
 }
 
 // peerGone describes the end of the socket.

@@ -51,29 +51,17 @@ func (c *Conn) waitRoom(ctx context.Context, need uint64) error {
 	}
 	done := ctx.Done()
 	start := time.Since(epoch)
-	batch, spin, yieldFrom := c.spinPolicy()
-	var published bool // unshare published this end's CPU
-	defer c.unpublish(&published)
-	for i := 1; ; i++ {
-		if ok, err := c.tx.room(need); ok || err != nil {
-			return err
+	var ok bool
+	var err error
+	if c.spin(start, done, func() bool {
+		ok, err = c.tx.room(need)
+		return ok || err != nil || c.dead.Load()
+	}) {
+		if !ok && err == nil {
+			err = errDead
 		}
-		if c.dead.Load() {
-			return errDead
-		}
-		if i%batch == 0 {
-			select {
-			case <-done:
-				return ctx.Err()
-			default:
-			}
-			if time.Since(epoch)-start > spin {
-				break
-			}
-			c.pause(i, start, yieldFrom, &published)
-		}
+		return err
 	}
-	c.unpublish(&published)
 	if done != nil {
 		stop := context.AfterFunc(ctx, c.kickTxFn)
 		defer stop()
@@ -83,7 +71,7 @@ func (c *Conn) waitRoom(ctx context.Context, need uint64) error {
 	for {
 		bell := c.txBell.current()
 		ctrl.prodSleeping.Store(1)
-		ok, err := c.tx.room(need)
+		ok, err = c.tx.room(need)
 		switch {
 		case ok || err != nil:
 		case c.dead.Load():
@@ -114,33 +102,38 @@ func (c *Conn) waitRoom(ctx context.Context, need uint64) error {
 	}
 }
 
+// spin polls ready, as the package documentation says under Waiting, from start on (a time
+// since epoch) until ready reports true (spin returns true), done is closed, or the spin is
+// over (false): the caller then sleeps, and looks at ready's condition and done again first.
+func (c *Conn) spin(start time.Duration, done <-chan struct{}, ready func() bool) bool {
+	batch, spinFor, yieldFrom := c.spinPolicy()
+	var published bool // unshare published this end's CPU
+	defer c.unpublish(&published)
+	for i := 1; ; i++ {
+		if ready() {
+			return true
+		}
+		if i%batch == 0 {
+			select {
+			case <-done:
+				return false
+			default:
+			}
+			if time.Since(epoch)-start > spinFor {
+				return false
+			}
+			c.pause(i, start, yieldFrom, &published)
+		}
+	}
+}
+
 // waitRx waits, as the owner, until something may have changed since the owner found nothing
 // to do: the producer published past head, kicks moved (a new waiter, a drain request, a
 // close, ctx's end), or the ownership was taken. It spins first when spin is set.
 func (c *Conn) waitRx(ctx context.Context, w *waiter, head, kicks uint64, spin bool) {
 	done := ctx.Done()
-	if spin {
-		start := time.Since(epoch)
-		batch, spinFor, yieldFrom := c.spinPolicy()
-		var published bool // unshare published this end's CPU
-		defer c.unpublish(&published)
-		for i := 1; ; i++ {
-			if c.rxMoved(w, head, kicks) {
-				return
-			}
-			if i%batch == 0 {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				if time.Since(epoch)-start > spinFor {
-					break
-				}
-				c.pause(i, start, yieldFrom, &published)
-			}
-		}
-		c.unpublish(&published)
+	if spin && c.spin(time.Since(epoch), done, func() bool { return c.rxMoved(w, head, kicks) }) {
+		return
 	}
 	if done != nil {
 		stop := context.AfterFunc(ctx, c.kickRxFn)
