@@ -57,8 +57,6 @@ func (b *bound) begin(caller context.Context) context.Context {
 		b.timer.Reset(b.timeout)
 		b.queued = true
 	}
-	// A queued timer fires at an earlier collective's time, and expire sets it again for the
-	// rest of this one's: a collective costs no timer operation.
 	ctx := b.ctx
 	done := caller.Done()
 	b.caller = done
