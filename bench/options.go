@@ -90,6 +90,10 @@ type Options struct {
 	Algorithms map[string]string
 	// Transport names the transport in each row. Empty means "unknown".
 	Transport string
+	// Shared allocates the send and receive buffers with comm.Alloc (shared memory), which
+	// ranks of one host lend instead of copying through the ring: the receiver reads the
+	// sender's buffer. Without it they are ordinary Go memory, as a framework's tensors are.
+	Shared bool
 	// Progress, when not nil, is called on this rank after each row with the rows done and the
 	// rows in all.
 	Progress func(done, total int)

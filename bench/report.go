@@ -59,6 +59,7 @@ type Config struct {
 	Ops         []string          `json:"ops"`
 	Root        int               `json:"root"`
 	Aggregate   string            `json:"aggregate"`
+	Shared      bool              `json:"shared_buffers,omitempty"`
 }
 
 // Record is the JSON form of a Row.
@@ -92,7 +93,7 @@ func ConfigOf(o Options, ranks int) Config {
 	cfg := Config{
 		Ranks: ranks, Transport: o.Transport, Algorithms: algoSpec(o.Algorithms),
 		MinBytes: o.MinBytes, MaxBytes: o.MaxBytes, Iters: o.Iters, Warmup: o.Warmup, Check: o.Check,
-		Root: o.Root, Aggregate: o.Aggregate.String(),
+		Root: o.Root, Aggregate: o.Aggregate.String(), Shared: o.Shared,
 	}
 	if len(cfg.Algorithms) == 0 {
 		cfg.Algorithms = nil

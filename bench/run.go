@@ -74,6 +74,13 @@ func Run(ctx context.Context, c *comm.Comm, opts Options, report func(Row)) (Sum
 		return sum, fmt.Errorf("%w: root %d is not a rank of %d", ErrOptions, opts.Root, n)
 	}
 	r := &runner{c: c, opts: &opts}
+	if opts.Shared {
+		free, err := r.allocShared(opts.MaxBytes)
+		if err != nil {
+			return sum, err
+		}
+		defer free()
+	}
 	type point struct {
 		coll Collective
 		dt   comm.DType
@@ -166,6 +173,25 @@ func (r *runner) settle(ctx context.Context, coll Collective, op comm.Op, root i
 		}
 	}
 	return nil
+}
+
+// allocShared makes the runner's buffers shared memory of size bytes each (comm.Alloc), which
+// no row outgrows, and returns the function that frees them.
+func (r *runner) allocShared(size int64) (free func(), err error) {
+	n := int(max(size, 1))
+	if r.send, err = comm.Alloc[byte](n); err != nil {
+		return nil, err
+	}
+	if r.recv, err = comm.Alloc[byte](n); err != nil {
+		_ = comm.Free(r.send)
+		return nil, err
+	}
+	send, recv := r.send, r.recv
+	return func() {
+		_ = comm.Free(send)
+		_ = comm.Free(recv)
+		r.send, r.recv = nil, nil
+	}, nil
 }
 
 // grow returns b with at least n bytes.

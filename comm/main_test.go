@@ -15,6 +15,7 @@ import (
 
 	"github.com/chorus-cc/chorus/comm"
 	"github.com/chorus-cc/chorus/comm/rendezvous"
+	"github.com/chorus-cc/chorus/transport/shm"
 )
 
 // settle waits (at most a minute, polling) until no more goroutines run than baseline, and returns
@@ -176,6 +177,19 @@ func child(mode string) int {
 		}
 		fmt.Printf("rank %d of %d ok\n", c.Rank(), c.Size())
 		return 0
+	case "shared":
+		if err := sharedBuffers(ctx, c); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		var lent uint64
+		for p := range c.Size() {
+			if sc, ok := comm.ConnTo(c, p).(*shm.Conn); ok {
+				lent += sc.Stats().Lent
+			}
+		}
+		fmt.Printf("rank %d of %d ok, lent %d\n", c.Rank(), c.Size(), lent)
+		return 0
 	case "bench-allreduce":
 		x := comm.Of(make([]float32, benchBytes/4))
 		for i := 0; i <= benchIters; i++ {
@@ -198,4 +212,75 @@ func child(mode string) int {
 	}
 	fmt.Fprintln(os.Stderr, "unknown child mode", mode)
 	return 2
+}
+
+// sharedBuffers runs large collectives on buffers from comm.Alloc, which ranks of one host lend
+// to each other, checks every value, frees the buffers, and checks that an all-reduce on
+// ordinary memory still works afterwards.
+func sharedBuffers(ctx context.Context, c *comm.Comm) error {
+	n, me := c.Size(), c.Rank()
+	const count = 1<<20 + 3 // 4 MiB of float32: the engine's sender goroutines lend the messages
+	x, err := comm.Alloc[float32](count)
+	if err != nil {
+		return err
+	}
+	y, err := comm.Alloc[float32](count * n)
+	if err != nil {
+		return err
+	}
+	reset := func() {
+		for i := range x {
+			x[i] = float32(me + i%7)
+		}
+	}
+	check := func(what string, got []float32, want func(i int) float32) error {
+		for i, v := range got {
+			if v != want(i) {
+				return fmt.Errorf("%s: element %d is %v, want %v", what, i, v, want(i))
+			}
+		}
+		return nil
+	}
+	sum := func(i int) float32 { return float32(n*(n-1)/2 + n*(i%7)) }
+	reset()
+	if err := c.AllReduce(ctx, comm.Of(x), comm.Of(y[:count]), comm.Sum); err != nil {
+		return err
+	}
+	if err := check("all-reduce out of place", y[:count], sum); err != nil {
+		return err
+	}
+	if err := c.AllReduce(ctx, comm.Of(x), comm.Of(x), comm.Sum); err != nil {
+		return err
+	}
+	if err := check("all-reduce in place", x, sum); err != nil {
+		return err
+	}
+	reset()
+	if err := c.AllGather(ctx, comm.Of(x), comm.Of(y)); err != nil {
+		return err
+	}
+	if err := check("all-gather", y, func(i int) float32 { return float32(i/count + (i%count)%7) }); err != nil {
+		return err
+	}
+	root := n - 1
+	if me != root {
+		clear(x)
+	}
+	if err := c.Broadcast(ctx, comm.Of(x), comm.Of(x), root); err != nil {
+		return err
+	}
+	if err := check("broadcast", x, func(i int) float32 { return float32(root + i%7) }); err != nil {
+		return err
+	}
+	if err := errors.Join(comm.Free(x), comm.Free(y)); err != nil {
+		return err
+	}
+	z := make([]float32, count)
+	for i := range z {
+		z[i] = 1
+	}
+	if err := c.AllReduce(ctx, comm.Of(z), comm.Of(z), comm.Sum); err != nil {
+		return err
+	}
+	return check("all-reduce after Free", z, func(int) float32 { return float32(n) })
 }

@@ -64,6 +64,22 @@ func TestInitFromEnvProcesses(t *testing.T) {
 	}
 }
 
+// TestSharedBuffersProcesses runs collectives between three processes on buffers from
+// comm.Alloc: the results are exact, messages were lent (read where they lay in the sender's
+// memory), and after Free the connections still work.
+func TestSharedBuffersProcesses(t *testing.T) {
+	outs, errs := rankRun{n: 3, mode: "shared"}.run(t)
+	for r := range outs {
+		require.NoError(t, errs[r], "rank %d: %s", r, outs[r])
+		require.Contains(t, outs[r], "rank ")
+		var rank, size int
+		var lent uint64
+		_, err := fmt.Sscanf(outs[r][strings.Index(outs[r], "rank "):], "rank %d of %d ok, lent %d", &rank, &size, &lent)
+		require.NoError(t, err, "rank %d: %s", r, outs[r])
+		require.Positive(t, lent, "rank %d received lent messages", r)
+	}
+}
+
 // A rank killed in the middle of an all-reduce makes the others fail with an error that names
 // it, found by the transport, not by the collective timeout, which the children leave at its
 // 5-minute default: over shared memory at once (the peer's socket closes), over QUIC after the

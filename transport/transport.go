@@ -84,6 +84,21 @@ type TrySender interface {
 	TrySend(tag Tag, p []byte) (bool, error)
 }
 
+// Lender is implemented by connections that can send a message without copying it, where it
+// lies in memory that the receiver can read too (shared memory that the backend allocated, such
+// as shm.Alloc's): the receiver then reads it, reducing or copying, straight out of the sender's
+// buffer. The engine lends the large messages of a collective this way when it can.
+type Lender interface {
+	// Lend sends p with the tag as Send would, but without copying it, and reports true; when p
+	// does not lie in memory the connection can lend, it sends nothing and reports false. A lent
+	// p must not be written (nor freed) until Settle has returned: the receiver may read it until
+	// then. Lend waits only for the room its small notice takes. Its error is Send's.
+	Lend(ctx context.Context, tag Tag, p []byte) (bool, error)
+	// Settle waits until the receiver has read every message lent so far on the connection (or
+	// copied it aside, when it does not receive it soon). It honours ctx.
+	Settle(ctx context.Context) error
+}
+
 // Listener accepts connections.
 type Listener interface {
 	// Accept waits for the next connection.

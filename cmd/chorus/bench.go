@@ -53,6 +53,9 @@ What to run:
   -r RANK    root of broadcast, reduce, gather and scatter (default 0)
   -A ALGO    algorithms, as CHORUS_ALGO: "ring", or "allreduce=ring,broadcast=chain"
              (default: CHORUS_ALGO, else the cost model chooses)
+  -R 0|1     1: the buffers come from comm.Alloc (shared memory), which ranks of
+             one host read from each other in place instead of copying through
+             the ring (default 0: ordinary memory, as a framework's tensors are)
 
 Checking and reporting:
   -c 0|1     check every result against its exact value (default 1); any wrong
@@ -222,6 +225,7 @@ func parseBenchFlags(args []string, stdout, stderr io.Writer) (cfg benchConfig, 
 	fs.IntVar(&o.Warmup, "w", o.Warmup, "")
 	fs.Var(switchFlag{&o.Check}, "c", "")
 	fs.Var(switchFlag{&o.PerIter}, "I", "")
+	fs.Var(switchFlag{&o.Shared}, "R", "")
 	fs.StringVar(&ops, "o", "sum", "")
 	fs.StringVar(&types, "d", "float", "")
 	fs.IntVar(&o.Root, "r", 0, "")

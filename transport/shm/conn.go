@@ -5,6 +5,7 @@ package shm
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,10 @@ const (
 	msgBye    = 'B' // the peer closes the connection
 	msgWakeRx = 'R' // the ring you read has a new frame, and your receiver sleeps
 	msgWakeTx = 'T' // the ring you write has room, and your sender sleeps
+	// Lending (lend.go); these carry an allocation's id (u64) after the byte.
+	msgShare  = 'M' // map this allocation (its size, u64, follows; its memfd rides along)
+	msgMapped = 'A' // I mapped the allocation you offered
+	msgForget = 'U' // I freed this allocation: unmap it
 )
 
 // Conn is one end of a shared-memory connection. Its methods may be called from many
@@ -45,11 +50,20 @@ type Conn struct {
 	// The doorbells that a sleeping receiver (the ring's owner) and a sleeping Send wait on,
 	// rung by this end (kickRx, kickTx) or, through the socket, by the peer (see bell.go).
 	rxBell, txBell doorbell
+	// mapBell rings when the peer answers an offer of memory (see offer).
+	mapBell doorbell
 	// drainDelay is how long a Send waits for room before it asks the peer to drain: the
 	// constant drainDelay, or another value set by a test before any use.
 	drainDelay time.Duration
 
 	rx rxState
+
+	// Lending (lend.go).
+	offerMu  sync.Mutex    // one offer of memory at a time
+	offered  []*region     // under offerMu: allocations offered on this Conn
+	lentTo   atomic.Uint64 // the ring position after the last lent notice
+	settleMu sync.Mutex    // one Settle at a time
+	peerMem  peerRegions   // the peer's allocations, mapped
 
 	// refs counts the calls (and helpers) that may touch the mapped memory; Close unmaps once it
 	// is zero with dead set. idle gets a token when the count drops to zero on a dead Conn.
@@ -70,7 +84,7 @@ type Conn struct {
 
 	kickRxFn, kickTxFn func() // context.AfterFunc callbacks, made once
 
-	stats struct{ inPlace, movedAside, assembled, recvSleeps, sendSleeps, moves atomic.Uint64 }
+	stats struct{ inPlace, lent, movedAside, assembled, recvSleeps, sendSleeps, moves atomic.Uint64 }
 
 	// pieceHook, when set (by tests, before any use), runs after each piece of a streamed
 	// message is published.
@@ -80,6 +94,7 @@ type Conn struct {
 var (
 	_ transport.Conn      = (*Conn)(nil)
 	_ transport.TrySender = (*Conn)(nil)
+	_ transport.Lender    = (*Conn)(nil)
 )
 
 // newConn starts a connection over sock with the two mapped rings.
@@ -101,6 +116,7 @@ func newConn(sock *net.UnixConn, raw syscall.RawConn, in, out *segment, name, pe
 	c.mover = out.ctrl.id > in.ctrl.id
 	c.rxBell.init()
 	c.txBell.init()
+	c.mapBell.init()
 	c.tx.bell = func() { c.tell(msgWakeRx) }
 	c.rx.init(c, in)
 	c.rx.cons.bell = func() { c.tell(msgWakeTx) }
@@ -117,6 +133,9 @@ func (c *Conn) String() string { return c.name }
 type Stats struct {
 	// InPlace messages were read by their receiver's fn where they lay in the ring: one copy.
 	InPlace uint64
+	// Lent messages were read by their receiver's fn where they lay in the sender's memory
+	// (Lend): one copy, or none beside the fn's own.
+	Lent uint64
 	// MovedAside messages were copied out of the ring before a receiver came: two copies.
 	MovedAside uint64
 	// Assembled messages were streamed in pieces and assembled in a buffer: two copies.
@@ -133,6 +152,7 @@ type Stats struct {
 func (c *Conn) Stats() Stats {
 	return Stats{
 		InPlace:    c.stats.inPlace.Load(),
+		Lent:       c.stats.lent.Load(),
 		MovedAside: c.stats.movedAside.Load(),
 		Assembled:  c.stats.assembled.Load(),
 		RecvSleeps: c.stats.recvSleeps.Load(),
@@ -192,14 +212,31 @@ func (c *Conn) kickTx() {
 	wake(&c.out.ctrl.prodSleeping, c.txBell.ring)
 }
 
-// tell sends the peer a control message (a wake-up); on a broken socket it does nothing, as
-// the peer is gone or going. The write is a raw system call (see read).
+// tell sends the peer a one-byte control message (a wake-up); see tellMsg.
 func (c *Conn) tell(msg byte) {
 	b := [1]byte{msg}
+	c.tellMsg(b[:])
+}
+
+// tellMsg sends the peer a control message; on a broken socket it does nothing, as the peer is
+// gone or going. The write is a raw system call (see read).
+func (c *Conn) tellMsg(b []byte) {
 	_ = c.raw.Write(func(fd uintptr) bool {
-		_, again, _ := rawIO(unix.SYS_WRITE, fd, b[:])
+		_, _, again, _ := rawMsg(unix.SYS_SENDMSG, fd, b, nil, 0)
 		return !again // full: wait until it is not
 	})
+}
+
+// tellFD sends the peer a control message with a descriptor attached (SCM_RIGHTS).
+func (c *Conn) tellFD(b []byte, fd int) error {
+	oob := unix.UnixRights(fd)
+	var err error
+	werr := c.raw.Write(func(s uintptr) bool {
+		var again bool
+		_, _, again, err = rawMsg(unix.SYS_SENDMSG, s, b, oob, 0)
+		return !again
+	})
+	return cmp.Or(err, werr)
 }
 
 // kickSafe runs kick unless the memory may be unmapped already (a context's AfterFunc may run
@@ -231,7 +268,9 @@ func (c *Conn) Close() error {
 		for c.refs.Load() != 0 {
 			<-c.idle
 		}
+		c.withdraw()
 		c.rx.free()
+		c.unmapPeerMem()
 		c.in.unmap()
 		c.out.unmap()
 	})
@@ -242,13 +281,21 @@ func (c *Conn) Close() error {
 // this is how the death of the peer's process is noticed, at once.
 func (c *Conn) readLoop() {
 	defer close(c.readerDone)
-	var b [16]byte
+	var b [32]byte
+	oob := make([]byte, unix.CmsgSpace(4))
 	for {
-		n, err := c.read(b[:])
+		n, fds, err := c.read(b[:], oob)
 		if err != nil || n == 0 {
+			closeFDs(fds)
 			c.fail(c.peerGone(err))
 			return
 		}
+		if b[0] != msgShare && len(fds) > 0 {
+			closeFDs(fds)
+			c.protocolError(fmt.Errorf("shm: control message %q from %s carries descriptors: %w", b[0], c.peer, ErrProtocol))
+			continue
+		}
+		var perr error
 		switch b[0] {
 		case msgDrain:
 			c.onDrain()
@@ -258,12 +305,36 @@ func (c *Conn) readLoop() {
 			c.rxBell.ring()
 		case msgWakeTx:
 			c.txBell.ring()
-		default:
-			if c.acquire() {
-				c.fail(fmt.Errorf("shm: control message %q from %s: %w", b[0], c.peer, ErrProtocol))
-				c.release()
+		case msgShare:
+			perr = c.onShare(b[:n], fds)
+		case msgMapped:
+			if n != 9 {
+				perr = fmt.Errorf("answer of %d bytes: %w", n, ErrProtocol)
+			} else {
+				c.onMapped(binary.LittleEndian.Uint64(b[1:]))
 			}
+		case msgForget:
+			perr = c.onForget(b[:n])
+		default:
+			perr = fmt.Errorf("control message %q: %w", b[0], ErrProtocol)
 		}
+		if perr != nil {
+			c.protocolError(fmt.Errorf("shm: from %s: %w", c.peer, perr))
+		}
+	}
+}
+
+// protocolError fails the Conn for a broken control message.
+func (c *Conn) protocolError(err error) {
+	if c.acquire() {
+		c.fail(err)
+		c.release()
+	}
+}
+
+func closeFDs(fds []int) {
+	for _, fd := range fds {
+		_ = unix.Close(fd)
 	}
 }
 
@@ -275,28 +346,49 @@ func (c *Conn) readLoop() {
 // sleep it takes while the process is idle, into polling every 20 us (doubling the gap every 50
 // polls), which on a rank bound to one CPU takes the CPU from the rank (see the package
 // documentation, Waiting). The connection's waiters sleep on channels for the same reason.
-func (c *Conn) read(b []byte) (n int, err error) {
+func (c *Conn) read(b, oob []byte) (n int, fds []int, err error) {
+	var oobn int
 	rerr := c.raw.Read(func(fd uintptr) bool {
 		var again bool
-		n, again, err = rawIO(unix.SYS_READ, fd, b)
+		n, oobn, again, err = rawMsg(unix.SYS_RECVMSG, fd, b, oob, unix.MSG_CMSG_CLOEXEC)
 		return !again // wait until readable
 	})
-	return n, cmp.Or(err, rerr)
+	if err = cmp.Or(err, rerr); err != nil {
+		return 0, nil, err
+	}
+	if oobn > 0 {
+		fds, err = receivedFDs(oob[:oobn])
+	}
+	return n, fds, err
 }
 
-// rawIO makes one read or write system call (sysno) on fd with b, raw (see read), again when
-// a signal interrupts it. again reports that the socket was not ready (EAGAIN).
-func rawIO(sysno, fd uintptr, b []byte) (n int, again bool, err error) {
+// rawMsg makes one sendmsg or recvmsg system call (sysno) on fd with b and the control bytes
+// oob, raw (see read), again when a signal interrupts it. It returns the bytes and control
+// bytes moved; again reports that the socket was not ready (EAGAIN). A received message cut
+// short is an error wrapping ErrProtocol (its descriptors closed).
+func rawMsg(sysno, fd uintptr, b, oob []byte, flags int) (n, oobn int, again bool, err error) {
+	iov := unix.Iovec{Base: &b[0]}
+	iov.SetLen(len(b))
+	msg := unix.Msghdr{Iov: &iov, Iovlen: 1}
+	if len(oob) > 0 {
+		msg.Control = &oob[0]
+		msg.SetControllen(len(oob))
+	}
 	for {
-		r, _, errno := unix.RawSyscall(sysno, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		r, _, errno := unix.RawSyscall(sysno, fd, uintptr(unsafe.Pointer(&msg)), uintptr(flags))
 		switch errno {
 		case 0:
-			return int(r), false, nil
+			if sysno == unix.SYS_RECVMSG && msg.Flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
+				fds, _ := receivedFDs(oob[:msg.Controllen])
+				closeFDs(fds)
+				return 0, 0, false, fmt.Errorf("control message cut short (flags %#x): %w", msg.Flags, ErrProtocol)
+			}
+			return int(r), int(msg.Controllen), false, nil
 		case unix.EINTR:
 		case unix.EAGAIN:
-			return 0, true, nil
+			return 0, 0, true, nil
 		default:
-			return 0, false, errno
+			return 0, 0, false, errno
 		}
 	}
 }

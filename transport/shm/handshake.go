@@ -123,7 +123,7 @@ func receivedFDs(oob []byte) ([]int, error) {
 	}
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
-		return nil, fmt.Errorf("shm: peer's hello: %w: %w", ErrProtocol, err)
+		return nil, fmt.Errorf("shm: descriptors from the peer: %w: %w", ErrProtocol, err)
 	}
 	var fds []int
 	for i := range msgs {
@@ -132,7 +132,7 @@ func receivedFDs(oob []byte) ([]int, error) {
 		}
 		got, err := unix.ParseUnixRights(&msgs[i])
 		if err != nil {
-			return fds, fmt.Errorf("shm: peer's hello: %w: %w", ErrProtocol, err)
+			return fds, fmt.Errorf("shm: descriptors from the peer: %w: %w", ErrProtocol, err)
 		}
 		fds = append(fds, got...)
 	}

@@ -167,7 +167,7 @@ func (r *rxState) releaseLocked() {
 func (r *rxState) handOffLocked() {
 	if len(r.waiters) > 0 && r.closed == nil {
 		if avail, err := r.cons.refresh(); err == nil && avail > 0 {
-			if f, _, _, err := r.cons.frameAt(r.cons.tail); err == nil && f.kind == kindWhole {
+			if f, _, _, err := r.cons.frameAt(r.cons.tail); err == nil && (f.kind == kindWhole || f.kind == kindLent) {
 				if x := r.waiters[f.tag]; x != nil {
 					r.setOwner(x)
 					select {
@@ -369,33 +369,52 @@ func (r *rxState) process(w *waiter) (done bool, err error) {
 			return false, err
 		}
 		switch f.kind {
-		case kindWhole:
+		case kindWhole, kindLent:
 			r.mu.Lock()
-			if x := r.waiters[f.tag]; x != nil {
+			x := r.waiters[f.tag]
+			var move bool
+			if x != nil {
 				delete(r.waiters, f.tag)
-				r.mu.Unlock()
+			} else {
+				move, err = r.mustMoveLocked(l)
+			}
+			r.mu.Unlock()
+			if err != nil {
+				return false, err
+			}
+			if x == nil && !move {
+				return false, nil
+			}
+			var lent *peerRegion // the peer's memory that p lies in (a lent message)
+			if f.kind == kindLent {
+				if lent, p, err = c.borrow(p, f.total); err != nil {
+					if x != nil && x != w {
+						x.finish(err) // the Conn fails: x is out of the waiters, so it waits for this
+					}
+					return false, err
+				}
+			}
+			if x != nil {
 				ferr := x.fn(p)
+				c.unborrow(lent)
 				r.cons.release(l)
-				c.stats.inPlace.Add(1)
+				if lent != nil {
+					c.stats.lent.Add(1)
+				} else {
+					c.stats.inPlace.Add(1)
+				}
 				if x == w {
 					return true, ferr
 				}
 				x.finish(ferr)
 				continue
 			}
-			move, err := r.mustMoveLocked(l)
-			r.mu.Unlock()
-			if err != nil {
-				return false, err
-			}
-			if !move {
-				return false, nil
-			}
 			var bp *[]byte
 			if len(p) > 0 {
 				bp = getBuf(len(p))
 				copy(*bp, p)
 			}
+			c.unborrow(lent)
 			r.cons.release(l)
 			c.stats.movedAside.Add(1)
 			if done, ferr, err := r.deliver(w, f.tag, bp, len(p)); done || err != nil {
@@ -502,7 +521,7 @@ func (r *rxState) mustMoveLocked(l uint64) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if (f.kind == kindWhole || f.kind == kindFirst) && r.waiters[f.tag] != nil {
+		if f.kind != kindMore && f.kind != kindCancel && r.waiters[f.tag] != nil {
 			return true, nil
 		}
 		r.scanPos += fl

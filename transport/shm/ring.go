@@ -17,6 +17,7 @@ const (
 	kindFirst                       // the first piece of a streamed message; total is its length
 	kindMore                        // a further piece of the streamed message in progress
 	kindCancel                      // the streamed message in progress is abandoned (its Send was cancelled)
+	kindLent                        // a lent message: the payload says where it lies in the sender's memory (Lend)
 )
 
 // frameAlign is the alignment of frames in the ring: one cache line.
@@ -29,7 +30,7 @@ const frameAlign = 64
 type frame struct {
 	kind  frameKind
 	n     int // payload bytes in this frame
-	total int // the message's length: n for kindWhole, the whole length for kindFirst
+	total int // the message's length: n for kindWhole, the whole length for kindFirst and kindLent
 	tag   transport.Tag
 }
 
@@ -93,6 +94,10 @@ func checkFrame(f *frame, room, size uint64) error {
 			return fmt.Errorf("streamed message of %d bytes (first piece %d, limit %d): %w", f.total, f.n, MaxMessage, ErrProtocol)
 		}
 	case kindMore:
+	case kindLent:
+		if f.n != lentNotice || f.total > MaxMessage {
+			return fmt.Errorf("lent message of %d bytes with a notice of %d: %w", f.total, f.n, ErrProtocol)
+		}
 	case kindCancel:
 		if f.n != 0 {
 			return fmt.Errorf("cancel frame with %d payload bytes: %w", f.n, ErrProtocol)
@@ -197,4 +202,7 @@ func (c *consumer) release(l uint64) {
 	ctrl := c.seg.ctrl
 	ctrl.tail.Store(c.tail)
 	wake(&ctrl.prodSleeping, c.bell)
+	if w := ctrl.settleWant.Load(); w != 0 && c.tail >= w && ctrl.settleWant.CompareAndSwap(w, 0) {
+		c.bell()
+	}
 }

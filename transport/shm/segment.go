@@ -15,7 +15,7 @@ import (
 // Segment header values.
 const (
 	segMagic   = 0x316d6873726f6863 // "chorshm1", little endian
-	segVersion = 3
+	segVersion = 4
 	memfdName  = "chorus-shm"
 )
 
@@ -42,6 +42,10 @@ type control struct {
 	// (see Conn.unshare).
 	waitCPU atomic.Uint32
 	_       [124]byte
+	// settleWant, when not 0, is the consumer position that a producer asleep in Settle waits
+	// for: the consumer wakes it once its tail reaches it (and clears it).
+	settleWant atomic.Uint64
+	_          [120]byte
 }
 
 // segment is one direction's ring, mapped.

@@ -178,8 +178,9 @@ func (e *Engine) Close() {
 
 func (e *Engine) sender(c transport.Conn, q <-chan sendReq) {
 	defer e.wg.Done()
+	l, _ := c.(transport.Lender)
 	for r := range q {
-		e.done <- sendDone{r.idx, sendChunks(r.ctx, c, r.tag, r.data, r.first, r.tee)}
+		e.done <- sendDone{r.idx, sendChunks(r.ctx, c, l, r.tag, r.data, r.first, r.tee)}
 	}
 }
 
@@ -533,23 +534,41 @@ func (e *Engine) waitAll() error {
 
 // SendMessage sends data as one message cut into chunks, like a program's Send.
 func SendMessage(ctx context.Context, c transport.Conn, tag transport.Tag, data []byte) error {
-	return sendChunks(ctx, c, tag, data, 0, nil)
+	return sendChunks(ctx, c, nil, tag, data, 0, nil)
 }
 
 // sendChunks sends the chunks of data from the first on, and copies each one to tee, when
-// set, right after sending it, while it is still in the cache.
-func sendChunks(ctx context.Context, c transport.Conn, tag transport.Tag, data []byte, first int, tee []byte) error {
+// set, right after sending it, while it is still in the cache. With a Lender, it lends the
+// chunks that the connection can lend (they lie in shared memory: the receiver reads them
+// where they are, with no copy on this side) and returns once the receiver has read them.
+// Only the sender goroutines lend: a lent message waits for its receiver, which a small
+// message sent from the program's goroutine must never do.
+func sendChunks(ctx context.Context, c transport.Conn, l transport.Lender, tag transport.Tag, data []byte, first int, tee []byte) error {
 	n := Chunks(len(data))
+	lent := false
 	for i := first; i < n; i++ {
 		lo := i * ChunkBytes
 		hi := min(lo+ChunkBytes, len(data))
 		tag.Chunk = uint32(i)
-		if err := c.Send(ctx, tag, data[lo:hi]); err != nil {
-			return err
+		ok := false
+		if l != nil {
+			var err error
+			if ok, err = l.Lend(ctx, tag, data[lo:hi]); err != nil {
+				return err
+			}
+			lent = lent || ok
+		}
+		if !ok {
+			if err := c.Send(ctx, tag, data[lo:hi]); err != nil {
+				return err
+			}
 		}
 		if tee != nil {
 			copy(tee[lo:hi], data[lo:hi])
 		}
+	}
+	if lent {
+		return l.Settle(ctx)
 	}
 	return nil
 }
