@@ -98,12 +98,14 @@ func TestBenchFlags(t *testing.T) {
 	require.Equal(t, def.MinBytes, cfg.opts.MinBytes)
 	require.Equal(t, def.MaxBytes, cfg.opts.MaxBytes)
 	require.True(t, cfg.opts.Check)
+	require.False(t, cfg.opts.Shared)
 	require.Zero(t, cfg.nprocs)
 
 	cfg = parse("-b", "4K", "allgather", "-e", "64M", "-f", "2", "broadcast", "-n", "7", "-w", "0", "-c", "0",
 		"-o", "max,min", "-d", "half,double", "-r", "1", "-a", "max", "-I", "1", "-N", "4", "-A", "ring",
-		"--json", "out.json", "--plot", "out.svg", "--faults", "corrupt=0.5,minsize=1K,seed=3")
+		"--json", "out.json", "--plot", "out.svg", "--faults", "corrupt=0.5,minsize=1K,seed=3", "-R", "1")
 	o := cfg.opts
+	require.True(t, o.Shared)
 	require.Equal(t, []bench.Collective{bench.AllGather, bench.Broadcast}, o.Collectives)
 	require.Equal(t, int64(4<<10), o.MinBytes)
 	require.Equal(t, int64(64<<20), o.MaxBytes)
@@ -362,6 +364,26 @@ func TestBenchLaunch(t *testing.T) {
 			require.Contains(t, rep.Command, "chorus bench allreduce -N 2 ", "the report has the command the user typed")
 		})
 	}
+}
+
+// TestBenchLaunchShared runs chorus bench -N 2 -R 1: the buffers come from comm.Alloc, the
+// ranks lend each other messages of 4 MiB, the results are right, and the report says so.
+func TestBenchLaunchShared(t *testing.T) {
+	t.Parallel()
+	jsonPath := filepath.Join(t.TempDir(), "shared.json")
+	code, stdout, stderr := runBench(t, testBenchEnv(nil), "allreduce,broadcast", "-N", "2", "-b", "8M", "-e", "8M",
+		"-n", "2", "-w", "1", "-R", "1", "--json", jsonPath)
+	require.Equal(t, 0, code, "stderr: %s\nstdout: %s", stderr, stdout)
+	rows := tableRows(t, stdout)
+	require.Len(t, rows, 2)
+	for _, r := range rows {
+		require.Equal(t, "0", r[8])
+		require.Equal(t, "0", r[12])
+		require.Equal(t, "shm", r[14])
+	}
+	rep, err := bench.ReadJSONFile(jsonPath)
+	require.NoError(t, err)
+	require.True(t, rep.Config.Shared)
 }
 
 func TestBenchCompare(t *testing.T) {

@@ -373,3 +373,68 @@ func TestTeeCopyOverlapping(t *testing.T) {
 	copy(want[8*shift:], orig[:8*n])
 	require.Equal(t, want, buf)
 }
+
+// lender is a connection that lends every message of at least minLend bytes: Lend sends a copy
+// and counts it; Settle, once entered (settling), waits for release.
+type lender struct {
+	transport.Conn
+	minLend  int
+	lent     []int // the lengths lent
+	mu       sync.Mutex
+	settling chan struct{}
+	release  chan struct{}
+}
+
+func (l *lender) Lend(ctx context.Context, tag transport.Tag, p []byte) (bool, error) {
+	if len(p) < l.minLend {
+		return false, nil
+	}
+	l.mu.Lock()
+	l.lent = append(l.lent, len(p))
+	l.mu.Unlock()
+	return true, l.Send(ctx, tag, p)
+}
+
+func (l *lender) Settle(ctx context.Context) error {
+	l.settling <- struct{}{}
+	<-l.release
+	return nil
+}
+
+// TestLend runs a large send over a connection that lends (transport.Lender): every chunk is
+// lent, the engine settles once per message, and Run does not return before Settle has, since
+// the receiver may read the memory until then. A small message is never lent: it must not wait
+// for its receiver.
+func TestLend(t *testing.T) {
+	mesh := inproc.Mesh(2)
+	t.Cleanup(func() { mesh[0][1].Close(); mesh[1][0].Close() })
+	l := &lender{Conn: mesh[0][1], settling: make(chan struct{}), release: make(chan struct{})}
+	e0, e1 := New(0, []transport.Conn{nil, l}), New(1, []transport.Conn{mesh[1][0], nil})
+	t.Cleanup(func() { e0.Close(); e1.Close() })
+
+	const small, large = 16, 3*ChunkBytes/8 + 5 // elements; large is 4 chunks (above the 1 MiB sent inline)
+	in := fill(small+large, func(i int) int64 { return int64(i) })
+	out := make([]byte, len(in))
+	send := &Task{Prog: &plan.Program{Steps: []plan.Step{
+		{Op: plan.Send, Peer: 1, Src: plan.Region{Buf: plan.In, Len: small}},
+		{Op: plan.Send, Peer: 1, Src: plan.Region{Buf: plan.In, Off: small, Len: large}},
+	}}, In: in, DType: reduce.Int64}
+	recv := &Task{Prog: &plan.Program{Steps: []plan.Step{
+		{Op: plan.Recv, Peer: 0, Dst: plan.Region{Buf: plan.Out, Len: small}},
+		{Op: plan.Recv, Peer: 0, Dst: plan.Region{Buf: plan.Out, Off: small, Len: large}},
+	}}, Out: out, DType: reduce.Int64}
+	ctx := t.Context()
+	sent := make(chan error, 1)
+	go func() { sent <- e0.Run(ctx, send) }()
+	require.NoError(t, e1.Run(ctx, recv))
+	require.Equal(t, in, out)
+	<-l.settling
+	select {
+	case err := <-sent:
+		t.Fatalf("Run returned (%v) before Settle", err)
+	default:
+	}
+	close(l.release)
+	require.NoError(t, <-sent)
+	require.Equal(t, []int{ChunkBytes, ChunkBytes, ChunkBytes, 8*large - 3*ChunkBytes}, l.lent)
+}
