@@ -92,7 +92,8 @@ type Lender interface {
 	// Lend sends p with the tag as Send would, but without copying it, and reports true; when p
 	// does not lie in memory the connection can lend, it sends nothing and reports false. A lent
 	// p must not be written (nor freed) until Settle has returned: the receiver may read it until
-	// then. Lend waits only for the room its small notice takes. Its error is Send's.
+	// then. Lend waits only for the room its small notice takes (and, the first time a backend
+	// lends from some memory, for the peer to map it). Its error is Send's.
 	Lend(ctx context.Context, tag Tag, p []byte) (bool, error)
 	// Settle waits until the receiver has read every message lent so far on the connection (or
 	// copied it aside, when it does not receive it soon). It honours ctx.

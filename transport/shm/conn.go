@@ -141,7 +141,8 @@ type Stats struct {
 	// Assembled messages were streamed in pieces and assembled in a buffer: two copies.
 	Assembled uint64
 	// RecvSleeps counts the times a receiver found no message after spinning and slept;
-	// SendSleeps the times a sender found the ring full after spinning and slept.
+	// SendSleeps the times a sender found the ring full after spinning and slept, or a Settle
+	// found lent messages unread and slept.
 	RecvSleeps, SendSleeps uint64
 	// Moves counts the times a waiter of this end found the peer waiting on its CPU and moved
 	// its thread to another one (see the package documentation, Waiting).
