@@ -153,6 +153,19 @@ const char* chorusGetErrorString(chorusResult_t result);
  * for NCCL's signature. The string stays valid until the thread's next failed call. */
 const char* chorusGetLastError(chorusComm_t comm);
 
+/* ---- Memory ---- */
+
+/* chorusMemAlloc allocates size bytes of shared memory, zeroed, and stores its address in *ptr
+ * (NCCL's ncclMemAlloc). Ranks of one host lend each other the large messages of collectives
+ * whose buffers lie in such memory: the receiving rank reads (or reduces) them straight out of
+ * the sender's buffer instead of a copy through the shared-memory ring. Any collective may use
+ * it, like any other memory. Give it back with chorusMemFree. */
+chorusResult_t chorusMemAlloc(void** ptr, size_t size);
+
+/* chorusMemFree gives back memory from chorusMemAlloc (ptr: the address it stored), once no
+ * operation uses it. */
+chorusResult_t chorusMemFree(void* ptr);
+
 /* ---- Communicators ---- */
 
 /* chorusCommInitRank joins a group of nranks ranks as rank (0..nranks-1) and returns its
@@ -162,8 +175,8 @@ const char* chorusGetLastError(chorusComm_t comm);
  *   file:///dir       a directory every rank can see (secret ignored)
  *   env://            the store the environment names (CHORUS_RDZV, or MASTER_ADDR and
  *                     MASTER_PORT), with CHORUS_SECRET when secret is NULL
- * Ranks talk over QUIC (TLS 1.3): each makes its own key, publishes its fingerprint in the
- * store, and accepts only published keys. It fails (chorusTimeout, naming the missing ranks)
+ * Ranks of one host talk through shared memory, others over QUIC (TLS 1.3): each makes its
+ * own key, publishes its fingerprint in the store, and accepts only published keys. It fails (chorusTimeout, naming the missing ranks)
  * when not every rank arrives within the init timeout. */
 chorusResult_t chorusCommInitRank(chorusComm_t* comm, int nranks, int rank, const char* url,
                                   const char* secret);

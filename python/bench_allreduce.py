@@ -4,7 +4,9 @@
 
 Each rank joins a gloo default group and a chorus group, then for each size runs the two
 backends in turns (warm-up first) and reports the median time of one all_reduce of float32 and
-the ratio chorus/gloo (below 1: chorus is faster). Needs the library (see python/README.md).
+the ratio chorus/gloo (below 1: chorus is faster); then chorus again on a tensor in shared memory
+(chorus_torch.empty), whose large messages ranks of one host lend each other instead of copying
+them through the ring. Needs the library (see python/README.md).
 """
 
 import argparse
@@ -30,23 +32,27 @@ def rank_main(args):
     groups = {"gloo": None, "chorus": dist.new_group(backend="chorus")}
     rank = dist.get_rank()
     if rank == 0:
-        print(f"{'elements':>10} {'bytes':>10} {'gloo ms':>10} {'chorus ms':>10} {'chorus/gloo':>12}", flush=True)
+        print(f"{'elements':>10} {'bytes':>10} {'gloo ms':>10} {'chorus ms':>10} {'chorus/gloo':>12}"
+              f" {'shared ms':>10} {'shared/gloo':>12}", flush=True)
+    runs = dict(groups, shared=groups["chorus"])
     for n in SIZES:
-        t = torch.ones(n)
-        times = {name: [] for name in groups}
+        tensors = {"gloo": torch.ones(n), "chorus": torch.ones(n), "shared": chorus_torch.empty(n)}
+        tensors["shared"].fill_(1)
+        times = {name: [] for name in runs}
         iters = max(5, min(200, (64 << 20) // (n * 4)))
         for _ in range(3):  # warm-up
-            for g in groups.values():
-                dist.all_reduce(t, group=g)
+            for name, g in runs.items():
+                dist.all_reduce(tensors[name], group=g)
         for _ in range(iters):
-            for name, g in groups.items():
+            for name, g in runs.items():
                 dist.barrier(group=g)
                 start = time.perf_counter()
-                dist.all_reduce(t, group=g)
+                dist.all_reduce(tensors[name], group=g)
                 times[name].append(time.perf_counter() - start)
         if rank == 0:
-            gl, ch = statistics.median(times["gloo"]), statistics.median(times["chorus"])
-            print(f"{n:>10} {n * 4:>10} {gl * 1e3:>10.3f} {ch * 1e3:>10.3f} {ch / gl:>12.2f}", flush=True)
+            gl, ch, sh = (statistics.median(times[k]) for k in ("gloo", "chorus", "shared"))
+            print(f"{n:>10} {n * 4:>10} {gl * 1e3:>10.3f} {ch * 1e3:>10.3f} {ch / gl:>12.2f}"
+                  f" {sh * 1e3:>10.3f} {sh / gl:>12.2f}", flush=True)
     dist.destroy_process_group()
 
 

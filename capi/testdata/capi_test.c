@@ -251,6 +251,29 @@ static void testOps(chorusComm_t comm) {
   CHECK(chorusAllReduce(NULL, NULL, 0, chorusFloat32, chorusSum, comm));  // nothing to reduce
 }
 
+// testMem runs collectives on memory from chorusMemAlloc, large enough that ranks of one host
+// lend each other the messages, and checks the values; then frees it.
+static void testMem(chorusComm_t comm) {
+  const size_t n = (size_t)1 << 21;  // 8 MiB of float32
+  float* buf = NULL;
+  CHECK(chorusMemAlloc((void**)&buf, n * sizeof(float)));
+  EXPECT(buf != NULL, "chorusMemAlloc stored NULL");
+  for (size_t i = 0; i < n; i++) EXPECT(buf[i] == 0, "fresh memory is not zero at %zu", i);
+  for (size_t i = 0; i < n; i++) buf[i] = (float)value(rank, i);
+  CHECK(chorusAllReduce(buf, buf, n, chorusFloat32, chorusSum, comm));
+  expectAll(chorusFloat32, buf, n, sumAt, "allreduce on chorusMemAlloc memory");
+  for (size_t i = 0; i < n; i++) buf[i] = rank == size - 1 ? (float)value(rank, i) : 0;
+  CHECK(chorusBroadcast(buf, buf, n, chorusFloat32, size - 1, comm));
+  expectAll(chorusFloat32, buf, n, rootAt, "broadcast on chorusMemAlloc memory");
+  CHECK(chorusMemFree(buf));
+  EXPECT_RESULT(chorusInvalidArgument, chorusMemFree(buf));  // freed already
+  float other;
+  EXPECT_RESULT(chorusInvalidArgument, chorusMemFree(&other));
+  EXPECT_RESULT(chorusInvalidArgument, chorusMemFree(NULL));
+  EXPECT_RESULT(chorusInvalidArgument, chorusMemAlloc((void**)&buf, 0));
+  EXPECT_RESULT(chorusInvalidArgument, chorusMemAlloc(NULL, 8));
+}
+
 struct waitArg {
   chorusRequest_t req;
   chorusResult_t result;
@@ -370,6 +393,7 @@ static void runAll(chorusComm_t comm) {
   EXPECT(n == size && r == rank, "count %d rank %d, want %d and %d", n, r, size, rank);
   testCollectives(comm);
   testOps(comm);
+  testMem(comm);
   testAsync(comm);
   testArguments(comm);
   testMismatch(comm);

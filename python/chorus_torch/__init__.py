@@ -22,6 +22,7 @@ from torch.distributed.rendezvous import register_rendezvous_handler
 from . import _lib
 from ._lib import ChorusError, library_path
 from .backend import ProcessGroupChorus, create
+from .memory import empty
 from .store import ChorusStore, Server, _rendezvous_handler, store_from_env
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "ChorusStore",
     "ProcessGroupChorus",
     "Server",
+    "empty",
     "init_process_group",
     "library_path",
     "store_from_env",

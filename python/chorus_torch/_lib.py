@@ -115,6 +115,8 @@ def _declare(lib):
     pP = ctypes.POINTER(ctypes.c_void_p)
     sigs = {
         "chorusGetVersion": [ctypes.POINTER(I)],
+        "chorusMemAlloc": [pP, S],
+        "chorusMemFree": [P],
         "chorusCommInitRankConfig": [pP, I, I, s, s, ctypes.POINTER(_Config)],
         "chorusCommInitFromEnv": [pP],
         "chorusCommDestroy": [P],

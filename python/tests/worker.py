@@ -143,6 +143,28 @@ def check_movement(group):
         expect(torch.equal(s, everyone[RANK]), f"scatter {dt}")
 
 
+def check_shared_memory(group):
+    # Tensors in shared memory (chorus_torch.empty), large enough that ranks lend each other the
+    # messages: the results are exact, and the memory is given back with the tensors.
+    n = 1 << 21  # 8 MiB of float32
+    t = chorus_torch.empty(n)
+    expect(t.shape == (n,) and t.dtype == torch.float32, f"empty: {t.shape} {t.dtype}")
+    expect(bool((t == 0).all()), "fresh shared memory is not zero")
+    everyone = [value(r, n, torch.float32) for r in range(SIZE)]
+    t.copy_(everyone[RANK])
+    dist.all_reduce(t, group=group)
+    expect(torch.equal(t, sum(everyone[1:], everyone[0])), "all_reduce on shared memory")
+    flat = chorus_torch.empty(SIZE, n // 4, dtype=torch.float64)
+    mine = chorus_torch.empty((n // 4,), dtype=torch.float64)
+    mine.copy_(value(RANK, n // 4, torch.float64))
+    dist.all_gather_into_tensor(flat.view(-1), mine, group=group)
+    for r in range(SIZE):
+        expect(torch.equal(flat[r], value(r, n // 4, torch.float64)), f"all_gather rank {r}")
+    expect_error(lambda: chorus_torch.empty(-1), "negative")
+    del t, flat, mine
+    gc.collect()
+
+
 def check_reductions_to_one(group):
     n = 6
     everyone = [value(r, SIZE * n, torch.float32) for r in range(SIZE)]
@@ -249,6 +271,7 @@ def scenario_collectives():
     check_all_reduce(group)
     check_unsupported(group)
     check_movement(group)
+    check_shared_memory(group)
     check_reductions_to_one(group)
     check_all_to_all(group)
     check_p2p(group)
