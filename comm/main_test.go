@@ -41,6 +41,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// sharedEnv makes a child rank's buffers come from comm.Alloc (where its mode says so).
+const sharedEnv = "CHORUS_TEST_SHARED"
+
 // oneCPUEnv makes a child rank run on the first CPU of its affinity only.
 const oneCPUEnv = "CHORUS_TEST_ONE_CPU"
 
@@ -124,6 +127,12 @@ func child(mode string) int {
 	case "sigkill":
 		// Every rank all-reduces in a loop; rank 1 dies by SIGKILL in the middle of its second.
 		x := make([]float32, 1<<22)
+		if os.Getenv(sharedEnv) != "" {
+			if x, err = comm.Alloc[float32](len(x)); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+		}
 		// A survivor reports its error, how long after the start of the failed call it came (an
 		// upper bound on the time to notice the death), and whether every goroutine that the
 		// communicator started ended once it was closed.

@@ -532,17 +532,23 @@ func (e *Engine) waitAll() error {
 	return first
 }
 
-// SendMessage sends data as one message cut into chunks, like a program's Send.
+// SendMessage sends data as one message cut into chunks, like a program's Send. A message above
+// transport.SmallMessage is lent where the connection can (see sendChunks): it may wait for its
+// receiver anyway.
 func SendMessage(ctx context.Context, c transport.Conn, tag transport.Tag, data []byte) error {
-	return sendChunks(ctx, c, nil, tag, data, 0, nil)
+	var l transport.Lender
+	if len(data) > transport.SmallMessage {
+		l, _ = c.(transport.Lender)
+	}
+	return sendChunks(ctx, c, l, tag, data, 0, nil)
 }
 
 // sendChunks sends the chunks of data from the first on, and copies each one to tee, when
 // set, right after sending it, while it is still in the cache. With a Lender, it lends the
 // chunks that the connection can lend (they lie in shared memory: the receiver reads them
 // where they are, with no copy on this side) and returns once the receiver has read them.
-// Only the sender goroutines lend: a lent message waits for its receiver, which a small
-// message sent from the program's goroutine must never do.
+// A lent message waits for its receiver, which a message of at most transport.SmallMessage must
+// never do: the program's goroutine sends those without lending.
 func sendChunks(ctx context.Context, c transport.Conn, l transport.Lender, tag transport.Tag, data []byte, first int, tee []byte) error {
 	n := Chunks(len(data))
 	lent := false

@@ -437,4 +437,19 @@ func TestLend(t *testing.T) {
 	close(l.release)
 	require.NoError(t, <-sent)
 	require.Equal(t, []int{ChunkBytes, ChunkBytes, ChunkBytes, 8*large - 3*ChunkBytes}, l.lent)
+
+	// SendMessage (a point-to-point send) lends above transport.SmallMessage only.
+	l.lent = nil
+	l.release = make(chan struct{})
+	close(l.release)
+	go func() { <-l.settling }()
+	for _, n := range []int{transport.SmallMessage, transport.SmallMessage + 1} {
+		got := make([]byte, n)
+		recvd := make(chan error, 1)
+		go func() { recvd <- RecvMessage(ctx, mesh[1][0], transport.Tag{Seq: uint64(n)}, got) }()
+		require.NoError(t, SendMessage(ctx, l, transport.Tag{Seq: uint64(n)}, in[:n]))
+		require.NoError(t, <-recvd)
+		require.Equal(t, in[:n], got)
+	}
+	require.Equal(t, []int{transport.SmallMessage + 1}, l.lent)
 }
