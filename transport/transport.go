@@ -89,15 +89,17 @@ type TrySender interface {
 // as shm.Alloc's): the receiver then reads it, reducing or copying, straight out of the sender's
 // buffer. The engine lends the large messages of a collective this way when it can.
 type Lender interface {
-	// Lend sends p with the tag as Send would, but without copying it, and reports true; when p
-	// does not lie in memory the connection can lend, it sends nothing and reports false. A lent
-	// p must not be written (nor freed) until Settle has returned: the receiver may read it until
-	// then. Lend waits only for the room its small notice takes (and, the first time a backend
-	// lends from some memory, for the peer to map it). Its error is Send's.
-	Lend(ctx context.Context, tag Tag, p []byte) (bool, error)
-	// Settle waits until the receiver has read every message lent so far on the connection (or
-	// copied it aside, when it does not receive it soon). It honours ctx.
-	Settle(ctx context.Context) error
+	// Lend sends p with the tag as Send would, but without copying it, and reports true with a
+	// mark for Settle; when p does not lie in memory the connection can lend, it sends nothing
+	// and reports false. A lent p must not be written (nor freed) until Settle has returned for
+	// its mark or a later one: the receiver may read it until then. Lend waits only for the room
+	// its small notice takes (and, the first time a backend lends from some memory, for the peer
+	// to map it). Its error is Send's.
+	Lend(ctx context.Context, tag Tag, p []byte) (mark uint64, ok bool, err error)
+	// Settle waits until the receiver has read every message lent on the connection up to the
+	// one whose Lend returned mark (or copied it aside, when it does not receive it soon). It
+	// honours ctx.
+	Settle(ctx context.Context, mark uint64) error
 }
 
 // Listener accepts connections.

@@ -59,11 +59,9 @@ type Conn struct {
 	rx rxState
 
 	// Lending (lend.go).
-	offerMu  sync.Mutex    // one offer of memory at a time
-	offered  []*region     // under offerMu: allocations offered on this Conn
-	lentTo   atomic.Uint64 // the ring position after the last lent notice
-	settleMu sync.Mutex    // one Settle at a time
-	peerMem  peerRegions   // the peer's allocations, mapped
+	offerMu sync.Mutex  // one offer of memory at a time
+	offered []*region   // under offerMu: allocations offered on this Conn
+	peerMem peerRegions // the peer's allocations, mapped
 
 	// refs counts the calls (and helpers) that may touch the mapped memory; Close unmaps once it
 	// is zero with dead set. idle gets a token when the count drops to zero on a dead Conn.

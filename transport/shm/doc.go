@@ -84,11 +84,12 @@
 // and said so; later ones cost the notice only. Free unmaps the allocation and tells the peers
 // that mapped it to unmap it too (once no fn of theirs reads it).
 //
-// The sender may not write a lent message until the receiver has read it: Conn.Settle waits
-// until the receiver has released every notice lent so far, which it does when the fn returns
-// (a lent message moved aside is copied out of the sender's memory first). A settler sleeps
-// with the position it waits for in the control page (settleWant), and the receiver wakes it
-// once, through the socket, when its tail passes that position. Settle asks the peer to move
+// The sender may not write a lent message until the receiver has read it: Lend returns a mark
+// (the ring position after its notice), and Conn.Settle(mark) waits until the receiver has
+// released every notice up to it, which it does when the fn returns (a lent message moved aside
+// is copied out of the sender's memory first). A settler sleeps with the lowest position that
+// any settler waits for in the control page (settleWant), and the receiver wakes them, through
+// the socket, when its tail passes that position. Settle asks the peer to move
 // aside what nobody receives when no notice is released for drainDelay, as a Send waiting for
 // room does, so a lent message never depends on its Recv either.
 //

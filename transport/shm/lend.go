@@ -163,32 +163,33 @@ var errFreed = errors.New("shm: memory freed while it was lent")
 // Lend sends p without copying it when it lies in memory from Alloc (transport.Lender): the
 // ring carries a notice, and the receiver's fn reads p where it lies. The first Lend from an
 // allocation on a connection sends the allocation's memfd to the peer and waits for the peer to
-// map it. p must not be written until Settle returns. Lend reports false, having sent nothing,
-// when p is not in such memory (or is empty, or above MaxMessage): send it with Send then.
-func (c *Conn) Lend(ctx context.Context, tag transport.Tag, p []byte) (bool, error) {
+// map it. p must not be written until Settle returns for the mark (the ring position after the
+// notice) or a later one. Lend reports false, having sent nothing, when p is not in such memory
+// (or is empty, or above MaxMessage): send it with Send then.
+func (c *Conn) Lend(ctx context.Context, tag transport.Tag, p []byte) (mark uint64, ok bool, err error) {
 	if len(p) > MaxMessage {
-		return false, nil
+		return 0, false, nil
 	}
 	r, off := lendable(p)
 	if r == nil {
-		return false, nil
+		return 0, false, nil
 	}
 	if !c.acquire() {
-		return false, c.failed("send", tag)
+		return 0, false, c.failed("send", tag)
 	}
 	defer c.release()
 	if err := c.offer(ctx, r); err != nil {
 		if errors.Is(err, errFreed) {
-			return false, fmt.Errorf("shm: send %v to %s: %w", tag, c.peer, err)
+			return 0, false, fmt.Errorf("shm: send %v to %s: %w", tag, c.peer, err)
 		}
-		return false, c.sendErr(ctx, tag, err)
+		return 0, false, c.sendErr(ctx, tag, err)
 	}
 	select {
 	case c.txLock <- struct{}{}:
 	case <-ctx.Done():
-		return false, fmt.Errorf("shm: send %v to %s: %w", tag, c.peer, ctx.Err())
+		return 0, false, fmt.Errorf("shm: send %v to %s: %w", tag, c.peer, ctx.Err())
 	case <-c.done:
-		return false, c.failed("send", tag)
+		return 0, false, c.failed("send", tag)
 	}
 	defer func() { <-c.txLock }()
 	var notice [lentNotice]byte
@@ -196,11 +197,10 @@ func (c *Conn) Lend(ctx context.Context, tag transport.Tag, p []byte) (bool, err
 	binary.LittleEndian.PutUint64(notice[8:], off)
 	f := frame{kind: kindLent, n: lentNotice, total: len(p), tag: tag}
 	if err := c.waitRoom(ctx, frameLen(lentNotice)); err != nil {
-		return false, c.sendErr(ctx, tag, err)
+		return 0, false, c.sendErr(ctx, tag, err)
 	}
 	c.tx.publish(c.tx.write(&f, notice[:]))
-	c.lentTo.Store(c.tx.head)
-	return true, nil
+	return c.tx.head, true, nil
 }
 
 // offer makes sure that the peer has mapped r: the first time, it sends r's memfd over the
@@ -282,30 +282,37 @@ func (c *Conn) withdraw() {
 	c.offered = nil
 }
 
-// Settle waits until the peer has read every message lent so far (transport.Lender): until it
-// released their notices, which it does once their fn has returned, or once it copied them
-// aside. A Settle that sees no progress for drainDelay asks the peer to move aside what nobody
-// receives, as a Send waiting for room does, so that it never depends on the peer's Recv.
-func (c *Conn) Settle(ctx context.Context) error {
-	target := c.lentTo.Load()
+// Settle waits until the peer has read the messages lent up to mark (transport.Lender): until
+// it released their notices (the ring's tail reached mark), which it does once their fn has
+// returned, or once it copied them aside. A Settle that sees no progress for drainDelay asks the
+// peer to move aside what nobody receives, as a Send waiting for room does, so that it never
+// depends on the peer's Recv. It polls first, as a Send waiting for room does (see the package
+// documentation, Waiting), then sleeps until the receiver wakes it.
+func (c *Conn) Settle(ctx context.Context, mark uint64) error {
 	if !c.acquire() {
 		return fmt.Errorf("shm: settle lent messages to %s: %w", c.peer, c.closedErr())
 	}
 	defer c.release()
 	ctrl := c.out.ctrl
-	if ctrl.tail.Load() >= target {
+	settled := func() bool { return ctrl.tail.Load() >= mark }
+	if settled() {
 		return nil
 	}
-	c.settleMu.Lock()
-	defer c.settleMu.Unlock()
-	last, since := ctrl.tail.Load(), time.Since(epoch)
+	start := time.Since(epoch)
+	if c.spin(start, ctx.Done(), func() bool { return settled() || c.dead.Load() }) && settled() {
+		return nil
+	}
+	last, since := ctrl.tail.Load(), start
 	var timer *time.Timer
 	for {
 		bell := c.txBell.current()
-		ctrl.settleWant.Store(target)
+		// Ask to be woken at mark, or sooner for another settler that waits for less: the
+		// receiver wakes everyone at the lowest mark asked for, and who is not done asks again.
+		for w := ctrl.settleWant.Load(); (w == 0 || w > mark) && !ctrl.settleWant.CompareAndSwap(w, mark); w = ctrl.settleWant.Load() {
+		}
 		t := ctrl.tail.Load()
 		switch {
-		case t >= target:
+		case t >= mark:
 			return nil
 		case c.dead.Load():
 			return fmt.Errorf("shm: settle lent messages to %s: %w", c.peer, c.closedErr())

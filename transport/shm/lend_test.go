@@ -37,11 +37,11 @@ func TestLend(t *testing.T) {
 	for i, r := range [][2]int{{0, 3 << 20}, {4096 + 3, 1 << 20}, {5, 1}} {
 		msg := buf[r[0] : r[0]+r[1]]
 		tag := transport.Tag{Seq: uint64(i)}
-		ok, err := a.Lend(ctx, tag, msg)
+		mark, ok, err := a.Lend(ctx, tag, msg)
 		require.NoError(t, err)
 		require.True(t, ok, "Alloc's memory is lendable")
 		settled := make(chan error, 1)
-		go func() { settled <- a.Settle(ctx) }()
+		go func() { settled <- a.Settle(ctx, mark) }()
 		err = b.Recv(ctx, tag, func(p []byte) error {
 			require.Equal(t, msg, p)
 			require.False(t, b.in.contains(p), "a lent message is not in the ring")
@@ -65,23 +65,23 @@ func TestLend(t *testing.T) {
 func TestLendOnlyShared(t *testing.T) {
 	ctx := t.Context()
 	a, b := testPair(t, Config{})
-	ok, err := a.Lend(ctx, transport.Tag{}, make([]byte, 4096))
+	_, ok, err := a.Lend(ctx, transport.Tag{}, make([]byte, 4096))
 	require.NoError(t, err)
 	require.False(t, ok, "Go's heap")
 	buf, err := Alloc(8192)
 	require.NoError(t, err)
-	ok, err = a.Lend(ctx, transport.Tag{}, buf[:0])
+	_, ok, err = a.Lend(ctx, transport.Tag{}, buf[:0])
 	require.NoError(t, err)
 	require.False(t, ok, "an empty message")
 	require.NoError(t, Free(buf))
-	ok, err = a.Lend(ctx, transport.Tag{}, buf)
+	_, ok, err = a.Lend(ctx, transport.Tag{}, buf)
 	require.NoError(t, err)
 	require.False(t, ok, "freed memory")
 	require.Error(t, Free(buf), "a second Free")
 	require.Error(t, Free(make([]byte, 1)), "Free of Go's memory")
 	_, err = Alloc(0)
 	require.Error(t, err)
-	require.Zero(t, a.lentTo.Load()+b.Stats().Lent, "nothing was lent")
+	require.Zero(t, a.tx.head+b.Stats().Lent, "nothing was lent")
 }
 
 // TestSettleWithoutReceiver lends a message that nobody receives: Settle asks the peer to move
@@ -92,10 +92,10 @@ func TestSettleWithoutReceiver(t *testing.T) {
 	a, b := testPair(t, Config{})
 	buf := alloc(t, 2, 1<<20)
 	want := fill(2, 1<<20)
-	ok, err := a.Lend(ctx, transport.Tag{Seq: 7}, buf)
+	mark, ok, err := a.Lend(ctx, transport.Tag{Seq: 7}, buf)
 	require.NoError(t, err)
 	require.True(t, ok)
-	require.NoError(t, a.Settle(ctx))
+	require.NoError(t, a.Settle(ctx, mark))
 	copy(buf, fill(3, len(buf)))
 	require.False(t, recvCheck(t, b, transport.Tag{Seq: 7}, want))
 	require.Equal(t, uint64(1), b.Stats().MovedAside)
@@ -107,12 +107,12 @@ func TestSettleHonoursContext(t *testing.T) {
 	a, _ := testPair(t, Config{})
 	a.drainDelay = 1 << 62 // nobody moves the message aside
 	buf := alloc(t, 4, 4096)
-	ok, err := a.Lend(t.Context(), transport.Tag{}, buf)
+	mark, ok, err := a.Lend(t.Context(), transport.Tag{}, buf)
 	require.NoError(t, err)
 	require.True(t, ok)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	require.ErrorIs(t, a.Settle(ctx), context.Canceled)
+	require.ErrorIs(t, a.Settle(ctx, mark), context.Canceled)
 }
 
 // TestFreeUnmapsAtPeer checks that the peer maps an allocation once however often it is lent,
@@ -122,13 +122,15 @@ func TestFreeUnmapsAtPeer(t *testing.T) {
 	a, b := testPair(t, Config{})
 	buf, err := Alloc(1 << 16)
 	require.NoError(t, err)
+	var mark uint64
 	for i := range 3 {
-		ok, err := a.Lend(ctx, transport.Tag{Seq: uint64(i)}, buf[i:])
+		var ok bool
+		mark, ok, err = a.Lend(ctx, transport.Tag{Seq: uint64(i)}, buf[i:])
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.False(t, recvCheck(t, b, transport.Tag{Seq: uint64(i)}, buf[i:]))
 	}
-	require.NoError(t, a.Settle(ctx))
+	require.NoError(t, a.Settle(ctx, mark))
 	mapped := func() int {
 		b.peerMem.mu.Lock()
 		defer b.peerMem.mu.Unlock()
@@ -173,4 +175,38 @@ func TestLentProtocolViolations(t *testing.T) {
 			require.ErrorIs(t, err, transport.ErrClosed)
 		})
 	}
+}
+
+// TestSettleMarks settles two lent messages from two goroutines: each Settle returns once the
+// receiver has read the messages up to its own mark, woken by the receiver (no drain, no timer:
+// the drain delay is out of reach), the one with the lower mark first.
+func TestSettleMarks(t *testing.T) {
+	ctx := t.Context()
+	a, b := testPair(t, Config{})
+	a.drainDelay = 1 << 62
+	buf := alloc(t, 6, 1<<20)
+	var marks [2]uint64
+	settled := [2]chan error{make(chan error, 1), make(chan error, 1)}
+	for i := range marks {
+		var ok bool
+		var err error
+		marks[i], ok, err = a.Lend(ctx, transport.Tag{Seq: uint64(i)}, buf[i<<19:(i+1)<<19])
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	require.Less(t, marks[0], marks[1])
+	go func() { settled[1] <- a.Settle(ctx, marks[1]) }()
+	waitFor(t, "the second settler to sleep", func() bool { return a.Stats().SendSleeps >= 1 })
+	go func() { settled[0] <- a.Settle(ctx, marks[0]) }()
+	waitFor(t, "the first settler to sleep", func() bool { return a.Stats().SendSleeps >= 2 })
+	require.False(t, recvCheck(t, b, transport.Tag{Seq: 0}, buf[:1<<19]))
+	require.NoError(t, <-settled[0])
+	select {
+	case err := <-settled[1]:
+		t.Fatalf("the second Settle returned (%v) before its message was read", err)
+	default:
+	}
+	require.False(t, recvCheck(t, b, transport.Tag{Seq: 1}, buf[1<<19:]))
+	require.NoError(t, <-settled[1])
+	require.Zero(t, b.Stats().MovedAside)
 }

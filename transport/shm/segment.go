@@ -42,8 +42,9 @@ type control struct {
 	// (see Conn.unshare).
 	waitCPU atomic.Uint32
 	_       [124]byte
-	// settleWant, when not 0, is the consumer position that a producer asleep in Settle waits
-	// for: the consumer wakes it once its tail reaches it (and clears it).
+	// settleWant, when not 0, is the lowest consumer position that a producer's Settle asleep
+	// waits for: the consumer wakes the producer's settlers once its tail reaches it (and clears
+	// it).
 	settleWant atomic.Uint64
 	_          [120]byte
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -385,19 +386,26 @@ type lender struct {
 	release  chan struct{}
 }
 
-func (l *lender) Lend(ctx context.Context, tag transport.Tag, p []byte) (bool, error) {
+func (l *lender) Lend(ctx context.Context, tag transport.Tag, p []byte) (uint64, bool, error) {
 	if len(p) < l.minLend {
-		return false, nil
+		return 0, false, nil
 	}
 	l.mu.Lock()
 	l.lent = append(l.lent, len(p))
+	mark := uint64(len(l.lent))
 	l.mu.Unlock()
-	return true, l.Send(ctx, tag, p)
+	return mark, true, l.Send(ctx, tag, p)
 }
 
-func (l *lender) Settle(ctx context.Context) error {
+// Settle checks that the mark is the last one Lend gave.
+func (l *lender) Settle(ctx context.Context, mark uint64) error {
 	l.settling <- struct{}{}
 	<-l.release
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if mark != uint64(len(l.lent)) {
+		return fmt.Errorf("settle %d, lent %d", mark, len(l.lent))
+	}
 	return nil
 }
 
@@ -412,7 +420,7 @@ func TestLend(t *testing.T) {
 	e0, e1 := New(0, []transport.Conn{nil, l}), New(1, []transport.Conn{mesh[1][0], nil})
 	t.Cleanup(func() { e0.Close(); e1.Close() })
 
-	const small, large = 16, 3*ChunkBytes/8 + 5 // elements; large is 4 chunks (above the 1 MiB sent inline)
+	const small, large = 16, 3*ChunkBytes/8 + 5 // elements; large is 4 chunks, the last short
 	in := fill(small+large, func(i int) int64 { return int64(i) })
 	out := make([]byte, len(in))
 	send := &Task{Prog: &plan.Program{Steps: []plan.Step{
@@ -438,12 +446,12 @@ func TestLend(t *testing.T) {
 	require.NoError(t, <-sent)
 	require.Equal(t, []int{ChunkBytes, ChunkBytes, ChunkBytes, 8*large - 3*ChunkBytes}, l.lent)
 
-	// SendMessage (a point-to-point send) lends above transport.SmallMessage only.
+	// SendMessage (a point-to-point send) lends from lendMin bytes only.
 	l.lent = nil
 	l.release = make(chan struct{})
 	close(l.release)
 	go func() { <-l.settling }()
-	for _, n := range []int{transport.SmallMessage, transport.SmallMessage + 1} {
+	for _, n := range []int{lendMin - 1, lendMin} {
 		got := make([]byte, n)
 		recvd := make(chan error, 1)
 		go func() { recvd <- RecvMessage(ctx, mesh[1][0], transport.Tag{Seq: uint64(n)}, got) }()
@@ -451,5 +459,5 @@ func TestLend(t *testing.T) {
 		require.NoError(t, <-recvd)
 		require.Equal(t, in[:n], got)
 	}
-	require.Equal(t, []int{transport.SmallMessage + 1}, l.lent)
+	require.Equal(t, []int{lendMin}, l.lent)
 }
