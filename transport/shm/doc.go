@@ -97,8 +97,8 @@
 // two CPUs at once, which moves 64 MiB as fast as memory allows here while both CPUs are free,
 // but costs twice the CPU time; a broadcast's root or an all-gather that also copies its own
 // block out of place adds a third copy. Lent, each byte is copied once, by the receiver, while
-// the sender's CPU does the rest. The engine lends the chunks of every message that its sender
-// goroutines send (above 1 MiB); Open MPI reaches single copy with CMA (process_vm_readv),
+// the sender's CPU does the rest. The engine lends every message of a chunk (256 KiB) or more
+// that lies in such memory; Open MPI reaches single copy with CMA (process_vm_readv),
 // which moves 6-7 GB/s between two processes on the development VM against 19-26 GB/s for a
 // plain copy. Measured with `chorus bench -N 2 -b 64M -e 64M -R 1|0` and Open MPI in turn,
 // three rounds, bus bandwidth out of place / in place in GB/s: broadcast 13.7-17.4 / 16.0-19.7

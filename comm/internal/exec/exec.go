@@ -5,8 +5,11 @@
 // written by a per-peer sender goroutine while the program goes on, and the chunks of a receive
 // are copied or reduced as each one arrives, so sending, receiving and reducing overlap. A local
 // copy of the region a send reads may ride with the send (teeCopy): the sender goroutine copies
-// each chunk right after sending it, while it is in the cache. In steady state a chunk costs no
-// allocation: sends travel as values over a channel, and receives use one reusable callback.
+// each chunk right after sending it, while it is in the cache. A message in memory that the
+// connection can lend (transport.Lender: shared memory from shm.Alloc) is not copied at all: the
+// program's goroutine lends it, the receiver reads it where it lies, and the send is done once
+// the receiver has (see complete). In steady state a chunk costs no allocation: sends travel as
+// values over a channel, and receives use one reusable callback.
 package exec
 
 import (
