@@ -100,14 +100,12 @@
 // the sender's CPU does the rest. The engine lends every message of a chunk (256 KiB) or more
 // that lies in such memory; Open MPI reaches single copy with CMA (process_vm_readv),
 // which moves 6-7 GB/s between two processes on the development VM against 19-26 GB/s for a
-// plain copy. Measured with `chorus bench -N 2 -b 64M -e 64M -R 1|0` and Open MPI in turn,
-// three rounds, bus bandwidth out of place / in place in GB/s: broadcast 13.7-17.4 / 16.0-19.7
-// lent, 7.1-8.5 / 10.7-12.6 through the ring, Open MPI 5.8-6.8; all-gather 6.8-8.2 / 6.2-9.4
-// against 4.1-4.5 / 5.3-6.3, Open MPI 3.7-5.5. Reductions gain less, as a receiver that
-// reduces reads two buffers from memory either way: reduce-scatter 4.5-5.3 / 6.5-7.9 against
-// 3.3-4.0 / 4.9-5.1 (four rounds); all-reduce 5.2-6.3 / 5.2-6.0 against 4.1-4.7 / 5.8-6.7 in
-// the rounds above, 3.7-4.8 / 5.1-5.8 against 3.5-4.9 / 5.0-5.2 in four others: about even in
-// place.
+// plain copy. Measured with `chorus bench -N 2 -b 64M -e 64M -R 1|0` and Open MPI in turn, five
+// rounds, bus bandwidth out of place / in place in GB/s: broadcast 8.8-13.2 / 10.9-15.8 lent,
+// 5.3-8.3 / 8.0-14.6 through the ring, Open MPI 3.5-5.4; all-gather 4.5-6.2 / 8.1-14.7 against
+// 2.7-4.1 / 3.8-6.5, Open MPI 2.7-3.2; all-reduce 4.2-6.1 / 7.4-8.9 against 3.0-4.3 / 4.1-5.7.
+// Where two copies on two CPUs are as fast as memory allows, lending gains little (broadcast
+// out of place 1.06x in the round where the VM was in that state, 1.6-2.5x in the others).
 //
 // # Receiving
 //
