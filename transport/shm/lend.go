@@ -51,23 +51,14 @@ func Alloc(n int) ([]byte, error) {
 		return nil, fmt.Errorf("shm: alloc of %d bytes", n)
 	}
 	size := (n + pageSize - 1) &^ (pageSize - 1)
-	fd, err := unix.MemfdCreate("chorus-buffer", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	fd, err := sealedMemfd("chorus-buffer", size)
 	if err != nil {
-		return nil, fmt.Errorf("shm: alloc: memfd_create: %w", err)
-	}
-	fail := func(what string, err error) ([]byte, error) {
-		_ = unix.Close(fd)
-		return nil, fmt.Errorf("shm: alloc of %d bytes: %s: %w", n, what, err)
-	}
-	if err := unix.Ftruncate(fd, int64(size)); err != nil {
-		return fail("ftruncate", err)
-	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_SEAL); err != nil {
-		return fail("seal", err)
+		return nil, fmt.Errorf("shm: alloc of %d bytes: %w", n, err)
 	}
 	mem, err := unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
 	if err != nil {
-		return fail("mmap", err)
+		_ = unix.Close(fd)
+		return nil, fmt.Errorf("shm: alloc of %d bytes: mmap: %w", n, err)
 	}
 	allocs.mu.Lock()
 	defer allocs.mu.Unlock()
@@ -370,14 +361,8 @@ func (c *Conn) onShare(b []byte, fds []int) error {
 	if size == 0 || size%uint64(pageSize) != 0 || size > 1<<46 {
 		return fmt.Errorf("offer of memory: size %d: %w", size, ErrProtocol)
 	}
-	seals, err := unix.FcntlInt(uintptr(fds[0]), unix.F_GET_SEALS, 0)
-	const want = unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_SEAL
-	if err != nil || seals&want != want {
-		return fmt.Errorf("offer of memory: not a memfd sealed against resizing (seals %#x, %v): %w", seals, err, ErrProtocol)
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fds[0], &st); err != nil || uint64(st.Size) != size {
-		return fmt.Errorf("offer of memory: %d bytes announced, %d found (%v): %w", size, st.Size, err, ErrProtocol)
+	if err := checkSealed(fds[0], int(size)); err != nil {
+		return fmt.Errorf("offer of memory: %w", err)
 	}
 	prs := &c.peerMem
 	prs.mu.Lock()

@@ -66,23 +66,14 @@ func newSegment(size int) (seg *segment, fd int, err error) {
 	if unsafe.Sizeof(control{}) > uintptr(pageSize) {
 		panic("shm: control block larger than a page")
 	}
-	fd, err = unix.MemfdCreate(memfdName, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	fd, err = sealedMemfd(memfdName, pageSize+size)
 	if err != nil {
-		return nil, -1, fmt.Errorf("shm: memfd_create: %w", err)
-	}
-	fail := func(what string, err error) (*segment, int, error) {
-		_ = unix.Close(fd)
-		return nil, -1, fmt.Errorf("shm: new segment: %s: %w", what, err)
-	}
-	if err := unix.Ftruncate(fd, int64(pageSize+size)); err != nil {
-		return fail("ftruncate", err)
-	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_SEAL); err != nil {
-		return fail("seal", err)
+		return nil, -1, fmt.Errorf("shm: new segment: %w", err)
 	}
 	seg, err = mapSegment(fd, size)
 	if err != nil {
-		return fail("map", err)
+		_ = unix.Close(fd)
+		return nil, -1, fmt.Errorf("shm: new segment: map: %w", err)
 	}
 	seg.ctrl.version = segVersion
 	seg.ctrl.ringSize = uint32(size)
@@ -99,20 +90,8 @@ func openSegment(fd int, size int) (*segment, error) {
 	if size < MinRingSize || size > MaxRingSize || size&(size-1) != 0 {
 		return nil, fmt.Errorf("shm: peer's ring size %d: %w", size, ErrProtocol)
 	}
-	seals, err := unix.FcntlInt(uintptr(fd), unix.F_GET_SEALS, 0)
-	if err != nil {
-		return nil, fmt.Errorf("shm: peer's segment is not a memfd: %w: %w", ErrProtocol, err)
-	}
-	const want = unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_SEAL
-	if seals&want != want {
-		return nil, fmt.Errorf("shm: peer's segment has seals %#x, want %#x: %w", seals, want, ErrProtocol)
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	if err := checkSealed(fd, pageSize+size); err != nil {
 		return nil, fmt.Errorf("shm: peer's segment: %w", err)
-	}
-	if st.Size != int64(pageSize+size) {
-		return nil, fmt.Errorf("shm: peer's segment has %d bytes, want %d: %w", st.Size, pageSize+size, ErrProtocol)
 	}
 	seg, err := mapSegment(fd, size)
 	if err != nil {
@@ -126,6 +105,47 @@ func openSegment(fd int, size int) (*segment, error) {
 			magic, version, ring, off, ErrProtocol)
 	}
 	return seg, nil
+}
+
+// sealed are the seals of every memfd the package shares: a peer's mapping of a memfd that
+// cannot shrink never faults.
+const sealed = unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_SEAL
+
+// sealedMemfd creates a memfd of size bytes (close-on-exec) and seals it.
+func sealedMemfd(name string, size int) (int, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return -1, fmt.Errorf("memfd_create: %w", err)
+	}
+	if err := unix.Ftruncate(fd, int64(size)); err != nil {
+		_ = unix.Close(fd)
+		return -1, fmt.Errorf("ftruncate: %w", err)
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, sealed); err != nil {
+		_ = unix.Close(fd)
+		return -1, fmt.Errorf("seal: %w", err)
+	}
+	return fd, nil
+}
+
+// checkSealed checks that fd, from the peer, is what sealedMemfd makes, of size bytes: a memfd
+// that cannot shrink (which would fault this process) nor grow. Its errors wrap ErrProtocol.
+func checkSealed(fd, size int) error {
+	seals, err := unix.FcntlInt(uintptr(fd), unix.F_GET_SEALS, 0)
+	if err != nil {
+		return fmt.Errorf("not a memfd: %w: %w", ErrProtocol, err)
+	}
+	if seals&sealed != sealed {
+		return fmt.Errorf("seals %#x, want %#x: %w", seals, sealed, ErrProtocol)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	if st.Size != int64(size) {
+		return fmt.Errorf("%d bytes, want %d: %w", st.Size, size, ErrProtocol)
+	}
+	return nil
 }
 
 // mapSegment maps fd as [control page | data | data again]: it reserves the address range
