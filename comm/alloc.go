@@ -14,8 +14,10 @@ import (
 // or all-gather then costs one copy per rank instead of two or three.
 //
 // The memory is not Go's heap: the garbage collector never frees it, so give it back with Free
-// once no operation uses it. Ranks on other hosts, and other transports, see ordinary memory.
-// Off Linux, Alloc returns ordinary memory.
+// once no operation uses it. Each allocation holds a file descriptor until then: allocate a few
+// large buffers (a flat gradient buffer, say), not many small ones; messages below 256 KiB are
+// copied anyway. Ranks on other hosts, and other transports, see ordinary memory. Off Linux,
+// Alloc returns ordinary memory.
 func Alloc[T Elem](n int) ([]T, error) {
 	var zero T
 	size := int(unsafe.Sizeof(zero))

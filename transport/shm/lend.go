@@ -3,11 +3,13 @@
 package shm
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,8 +27,9 @@ import (
 
 // region is one allocation of Alloc: a sealed memfd, mapped read-write.
 type region struct {
-	id  uint64 // unique in the process; the receiver's key
-	mem []byte // the whole mapping, a multiple of the page size
+	id   uint64  // unique in the process; the receiver's key
+	mem  []byte  // the whole mapping, a multiple of the page size
+	base uintptr // mem's address
 
 	mu sync.Mutex
 	fd int // -1 once freed
@@ -35,7 +38,8 @@ type region struct {
 	conns map[*Conn]bool
 }
 
-// allocs are the live allocations, copied on write: Lend looks an address up without a lock.
+// allocs are the live allocations, by address, copied on write: Lend looks an address up
+// without a lock, in a binary search.
 var allocs struct {
 	mu   sync.Mutex
 	list atomic.Pointer[[]*region]
@@ -45,7 +49,9 @@ var allocs struct {
 // Alloc returns n bytes (n > 0) of memory that connections of this package can lend: a large
 // message sent from it (by the engine, or with Conn.Lend) is read by the receiver where it lies,
 // with no copy through the ring. The memory is shared memory (a sealed memfd, mapped), zeroed,
-// and is not Go's heap: the garbage collector does not free it. Free gives it back.
+// and is not Go's heap: the garbage collector does not free it. Free gives it back. Each
+// allocation holds a file descriptor until then (to hand the memory to new peers), so allocate
+// a few large buffers rather than many small ones: messages below 256 KiB are not lent anyway.
 func Alloc(n int) ([]byte, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("shm: alloc of %d bytes", n)
@@ -63,12 +69,13 @@ func Alloc(n int) ([]byte, error) {
 	allocs.mu.Lock()
 	defer allocs.mu.Unlock()
 	allocs.next++
-	r := &region{id: allocs.next, mem: mem, fd: fd, conns: make(map[*Conn]bool)}
+	r := &region{id: allocs.next, mem: mem, base: uintptr(unsafe.Pointer(unsafe.SliceData(mem))), fd: fd, conns: make(map[*Conn]bool)}
 	var list []*region
 	if l := allocs.list.Load(); l != nil {
-		list = slices.Clone(*l)
+		list = *l
 	}
-	list = append(list, r)
+	i, _ := slices.BinarySearchFunc(list, r.base, func(x *region, a uintptr) int { return cmp.Compare(x.base, a) })
+	list = slices.Insert(slices.Clone(list), i, r)
 	allocs.list.Store(&list)
 	return mem[:n:n], nil
 }
@@ -84,14 +91,10 @@ func Free(b []byte) error {
 	allocs.mu.Lock()
 	var r *region
 	if l := allocs.list.Load(); l != nil {
-		list := *l
-		for i, x := range list {
-			if uintptr(unsafe.Pointer(unsafe.SliceData(x.mem))) == p {
-				r = x
-				list = slices.Delete(slices.Clone(list), i, i+1)
-				allocs.list.Store(&list)
-				break
-			}
+		if i, found := slices.BinarySearchFunc(*l, p, func(x *region, a uintptr) int { return cmp.Compare(x.base, a) }); found {
+			r = (*l)[i]
+			list := slices.Delete(slices.Clone(*l), i, i+1)
+			allocs.list.Store(&list)
 		}
 	}
 	allocs.mu.Unlock()
@@ -123,11 +126,14 @@ func lendable(p []byte) (*region, uint64) {
 		return nil, 0
 	}
 	a := uintptr(unsafe.Pointer(unsafe.SliceData(p)))
-	for _, r := range *l {
-		lo := uintptr(unsafe.Pointer(unsafe.SliceData(r.mem)))
-		if a >= lo && a+uintptr(len(p)) <= lo+uintptr(len(r.mem)) {
-			return r, uint64(a - lo)
-		}
+	list := *l
+	// The last allocation that starts at or below a.
+	i := sort.Search(len(list), func(i int) bool { return list[i].base > a }) - 1
+	if i < 0 {
+		return nil, 0
+	}
+	if r := list[i]; a+uintptr(len(p)) <= r.base+uintptr(len(r.mem)) {
+		return r, uint64(a - r.base)
 	}
 	return nil, 0
 }

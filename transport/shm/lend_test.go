@@ -210,3 +210,49 @@ func TestSettleMarks(t *testing.T) {
 	require.NoError(t, <-settled[1])
 	require.Zero(t, b.Stats().MovedAside)
 }
+
+// TestLendableLookup allocates many regions and checks which slices are found lendable, and in
+// which allocation at what offset: inside ones are, ones past an end or in Go's heap are not,
+// and freed ones no longer are.
+func TestLendableLookup(t *testing.T) {
+	var bufs [][]byte
+	for i := range 20 {
+		b, err := Alloc(4096*(i%3+1) - i)
+		require.NoError(t, err)
+		bufs = append(bufs, b)
+	}
+	check := func(b []byte, live bool) {
+		t.Helper()
+		r, off := lendable(b)
+		if !live {
+			require.Nil(t, r)
+			return
+		}
+		require.NotNil(t, r)
+		require.Equal(t, uintptr(unsafe.Pointer(&b[0])), r.base+uintptr(off))
+		r2, off2 := lendable(b[len(b)-1:])
+		require.Same(t, r, r2, "the last byte is in the same allocation")
+		require.Equal(t, off+uint64(len(b)-1), off2)
+		past := unsafe.Slice(&b[0], len(r.mem)-int(off)+1) // one byte past the mapping
+		r3, _ := lendable(past)
+		require.Nil(t, r3, "a slice past the allocation's end")
+	}
+	for _, b := range bufs {
+		check(b, true)
+		check(b[7:], true)
+	}
+	r, _ := lendable(make([]byte, 64))
+	require.Nil(t, r, "Go's heap")
+	for i := 0; i < len(bufs); i += 2 {
+		first := bufs[i][:1]
+		r, _ := lendable(first)
+		require.NoError(t, Free(bufs[i]))
+		r2, _ := lendable(first)
+		require.NotNil(t, r)
+		require.Nil(t, r2, "freed")
+	}
+	for i := 1; i < len(bufs); i += 2 {
+		check(bufs[i], true)
+		require.NoError(t, Free(bufs[i]))
+	}
+}
