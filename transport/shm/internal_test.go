@@ -4,6 +4,7 @@ package shm
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -369,16 +370,25 @@ func FuzzRing(f *testing.F) {
 	f.Add(stream)
 	f.Add(append(header(frame{kind: kindFirst, n: 0, total: 10, tag: tag}), header(frame{kind: kindCancel, tag: tag})...))
 	f.Add([]byte{1, 2, 3})
+	// A lent message of 100 bytes at offset 8 of the peer's allocation 1 (mapped below).
+	lent := header(frame{kind: kindLent, n: lentNotice, total: 100, tag: tag})
+	lent = binary.LittleEndian.AppendUint64(lent, 1)
+	lent = binary.LittleEndian.AppendUint64(lent, 8)
+	f.Add(append(lent, make([]byte, 64-lentNotice)...))
 
 	seg, fd, err := newSegment(MinRingSize)
 	require.NoError(f, err)
 	_ = unix.Close(fd)
 	f.Cleanup(seg.unmap)
+	peerMem, err := Alloc(4096) // stands for the peer's allocation 1
+	require.NoError(f, err)
+	f.Cleanup(func() { _ = Free(peerMem) })
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		if len(raw) > int(seg.size) {
 			raw = raw[:seg.size]
 		}
 		c := &Conn{in: seg, done: make(chan struct{})}
+		c.peerMem.m = map[uint64]*peerRegion{1: {mem: peerMem[:4096]}}
 		c.rx.init(c, seg)
 		defer c.rx.grace.Stop()
 		seg.ctrl.tail.Store(0)
