@@ -15,8 +15,9 @@ import (
 //
 // Let p be the largest power of two not above n. When n is not a power of two the extra ranks
 // first fold their input into ranks 0..e-1 and get the result back at the end, as in the
-// recursive-doubling all-reduce (pow2Fold, pow2Unfold). The p ranks split Out into p near-equal
-// blocks (block j at rank j in the end):
+// recursive-doubling all-reduce (pow2Fold, pow2Unfold); otherwise the first round sends from In
+// and copies into Out only the half it keeps. The p ranks split Out into p near-equal blocks
+// (block j at rank j in the end):
 //
 //	reduce-scatter, distance p/2 first: r keeps the half of its window holding block r, sends the
 //	other half to r XOR d and reduces the partner's copy of the kept half into Out:
@@ -65,7 +66,13 @@ func (hdAllReduce) Build(req plan.Request) (*plan.Schedule, error) {
 		}
 		return rOut(off, end-off)
 	}
-	pow2Fold(w, c)
+	// Out starts as In. Without extra ranks, only the half a rank keeps in the first round is
+	// copied: the half it gives goes out from In, so out of place a rank copies half its input
+	// instead of all of it (in place the copy is no step at all).
+	direct := p == req.Ranks && p > 1
+	if !direct {
+		pow2Fold(w, c)
+	}
 	for r := range p {
 		// Reduce-scatter: the window [lo, lo+size) halves around block r.
 		lo, size := 0, p
@@ -75,7 +82,13 @@ func (hdAllReduce) Build(req plan.Request) (*plan.Schedule, error) {
 			if r&d != 0 {
 				keep, give = lo+size, lo
 			}
-			w.send(r, r^d, window(give, give+size))
+			if src := window(give, give+size); direct && d == p/2 {
+				kept := window(keep, keep+size)
+				w.send(r, r^d, rIn(src.Off, src.Len))
+				w.copy(r, rIn(kept.Off, kept.Len), kept)
+			} else {
+				w.send(r, r^d, src)
+			}
 			w.recvReduce(r, r^d, window(keep, keep+size))
 			lo = keep
 		}
