@@ -52,9 +52,10 @@ type Conn struct {
 	rxBell, txBell doorbell
 	// mapBell rings when the peer answers an offer of memory (see offer).
 	mapBell doorbell
-	// drainDelay is how long a Send waits for room before it asks the peer to drain: the
-	// constant drainDelay, or another value set by a test before any use.
-	drainDelay time.Duration
+	// drainDelay is how long a Send waits for room before it asks the peer to drain, and
+	// settleDrain how long a Settle waits without progress: the constants of those names, or
+	// other values set by a test before any use.
+	drainDelay, settleDrain time.Duration
 
 	rx rxState
 
@@ -98,18 +99,19 @@ var (
 // newConn starts a connection over sock with the two mapped rings.
 func newConn(sock *net.UnixConn, raw syscall.RawConn, in, out *segment, name, peer string) *Conn {
 	c := &Conn{
-		name:       name,
-		peer:       peer,
-		sock:       sock,
-		raw:        raw,
-		in:         in,
-		out:        out,
-		txLock:     make(chan struct{}, 1),
-		tx:         newProducer(out),
-		drainDelay: drainDelay,
-		idle:       make(chan struct{}, 1),
-		done:       make(chan struct{}),
-		readerDone: make(chan struct{}),
+		name:        name,
+		peer:        peer,
+		sock:        sock,
+		raw:         raw,
+		in:          in,
+		out:         out,
+		txLock:      make(chan struct{}, 1),
+		tx:          newProducer(out),
+		drainDelay:  drainDelay,
+		settleDrain: settleDrain,
+		idle:        make(chan struct{}, 1),
+		done:        make(chan struct{}),
+		readerDone:  make(chan struct{}),
 	}
 	c.mover = out.ctrl.id > in.ctrl.id
 	c.rxBell.init()

@@ -90,8 +90,8 @@
 // is copied out of the sender's memory first). A settler sleeps with the lowest position that
 // any settler waits for in the control page (settleWant), and the receiver wakes them, through
 // the socket, when its tail passes that position. Settle asks the peer to move
-// aside what nobody receives when no notice is released for drainDelay, as a Send waiting for
-// room does, so a lent message never depends on its Recv either.
+// aside what nobody receives when no notice is released for settleDrain (100 ms), as a Send
+// waiting for room does after drainDelay, so a lent message never depends on its Recv either.
 //
 // Why: through the ring a message is copied twice (in by the sender, out by the receiver) on
 // two CPUs at once, which moves 64 MiB as fast as memory allows here while both CPUs are free,

@@ -281,7 +281,7 @@ func (c *Conn) withdraw() {
 
 // Settle waits until the peer has read the messages lent up to mark (transport.Lender): until
 // it released their notices (the ring's tail reached mark), which it does once their fn has
-// returned, or once it copied them aside. A Settle that sees no progress for drainDelay asks the
+// returned, or once it copied them aside. A Settle that sees no progress for settleDrain asks the
 // peer to move aside what nobody receives, as a Send waiting for room does, so that it never
 // depends on the peer's Recv. It polls first, as a Send waiting for room does (see the package
 // documentation, Waiting), then sleeps until the receiver wakes it.
@@ -319,11 +319,11 @@ func (c *Conn) Settle(ctx context.Context, mark uint64) error {
 		now := time.Since(epoch)
 		if t != last {
 			last, since = t, now
-		} else if now-since >= c.drainDelay {
+		} else if now-since >= c.settleDrain {
 			c.requestDrain()
 			since = now
 		}
-		d := c.drainDelay - (now - since)
+		d := c.settleDrain - (now - since)
 		if timer == nil {
 			timer = time.NewTimer(d)
 			defer timer.Stop()

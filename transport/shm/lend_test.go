@@ -105,7 +105,7 @@ func TestSettleWithoutReceiver(t *testing.T) {
 // TestSettleHonoursContext checks that a Settle waiting for a receiver ends with its context.
 func TestSettleHonoursContext(t *testing.T) {
 	a, _ := testPair(t, Config{})
-	a.drainDelay = 1 << 62 // nobody moves the message aside
+	a.settleDrain = 1 << 62 // nobody moves the message aside
 	buf := alloc(t, 4, 4096)
 	mark, ok, err := a.Lend(t.Context(), transport.Tag{}, buf)
 	require.NoError(t, err)
@@ -183,7 +183,7 @@ func TestLentProtocolViolations(t *testing.T) {
 func TestSettleMarks(t *testing.T) {
 	ctx := t.Context()
 	a, b := testPair(t, Config{})
-	a.drainDelay = 1 << 62
+	a.settleDrain = 1 << 62
 	buf := alloc(t, 6, 1<<20)
 	var marks [2]uint64
 	settled := [2]chan error{make(chan error, 1), make(chan error, 1)}

@@ -18,6 +18,14 @@ const (
 	spinBatch = 64
 	// drainDelay is how long a Send waits for room before it asks the peer to make some.
 	drainDelay = time.Millisecond
+	// settleDrain is how long a Settle waits without the peer reading any lent message before
+	// it asks the peer to move them aside. Much longer than drainDelay: a peer that reads a
+	// collective's lent messages may first spend milliseconds on its own copies and reductions,
+	// and moving aside what it was about to read copies every lent byte twice (a 1 ms limit
+	// moved 129 chunks of 256 KiB aside in 520 64 MiB all-reduces between two processes). Only a
+	// peer that waits for something else first, which the collectives' schedules never do,
+	// needs the move.
+	settleDrain = 100 * time.Millisecond
 	// crowdedSpin replaces spinDuration on a crowded host (SetCrowded), where the waiter yields
 	// its CPU at every poll: a poll then mostly lets the other ranks of the CPU run, so it
 	// costs little, and the rank waited for is most often one of them, which a sleep would only
