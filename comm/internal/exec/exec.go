@@ -483,8 +483,12 @@ func (e *Engine) lend(ctx context.Context, peer, idx int, tag transport.Tag, dat
 		return false, err
 	}
 	if Chunks(len(data)) > 1 {
-		if mark, _, err = sendChunks(ctx, e.conns[peer], l, tag, data, 1, nil); err != nil {
+		m, more, err := sendChunks(ctx, e.conns[peer], l, tag, data, 1, nil)
+		if err != nil {
 			return true, err
+		}
+		if more {
+			mark = m
 		}
 	}
 	e.startSends(ctx)
