@@ -91,6 +91,12 @@ def install():
     threading.Thread(target=_watch, args=(r,), name="chorus-sigint", daemon=True).start()
 
 
+def watching():
+    """watching reports whether the watcher runs and SIGINT still has its handler: then Ctrl-C
+    ends a wait in C (by aborting its communicator), and an operation may block in C."""
+    return _installed and signal.getsignal(signal.SIGINT) is _handler
+
+
 def _watch(fd):
     global _arrived
     while True:

@@ -204,6 +204,18 @@ def _work_for_caller(fut):
     return _create_work_from_future(fut.then(_value))
 
 
+def _caller_waits():
+    """_caller_waits reports whether the process group's method was called by one of
+    torch.distributed's Python functions with async_op=False: that caller waits for the operation
+    at once, so it may as well run on the caller's thread (see _Comm.run_now), where the SIGINT
+    watcher can end it (see _sigint.watching)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back
+    return (frame is not None and frame.f_globals.get("__name__") in _PYTHON_CALLERS
+            and frame.f_locals.get("async_op") is False)
+
+
 def _value(fut):
     return fut.value()  # raises the operation's error
 
@@ -251,6 +263,8 @@ class _Comm:
         finishes when all have."""
         lib = _lib.load()
         handle = self._handle()
+        if not p2p and len(calls) == 1 and _sigint.watching() and _caller_waits():
+            return self.run_now(lib, handle, calls[0], keep, result, post)
         reqs = []
         try:
             for fn, args in calls:
@@ -273,6 +287,35 @@ class _Comm:
                 self._queue.put(item)
         if not in_order:
             threading.Thread(target=self._finish, args=(item,), name="chorus-wait", daemon=True).start()
+        return _work_for_caller(fut)
+
+    def run_now(self, lib, handle, call, keep, result, post):
+        """run_now runs one collective on this thread with the blocking C call (fn without
+        "Async"), for a caller that waits for it at once, and returns its finished Work. It saves
+        the hand-offs to the library's goroutine and to the completion thread and back, which
+        cost about 0.3 ms per call on a 2-core machine whose other core runs the other rank. The
+        library orders it after the operations already started. It counts as pending while it
+        runs, so that Ctrl-C aborts it like a wait in C++ (see _sigint)."""
+        fn, args = call
+        with self._lock:
+            self._pending += 1
+        err = None
+        try:
+            code = getattr(lib, fn[:-len("Async")])(*args, handle)
+            if code != _lib.SUCCESS:
+                err = _lib.error(code)
+            elif post is not None:
+                post()
+        except Exception as e:  # a copy into the caller's tensors failed
+            err = e
+        finally:
+            with self._lock:
+                self._pending -= 1
+        fut = torch.futures.Future()
+        if err is None:
+            fut.set_result(result)
+        else:
+            fut.set_exception(err)
         return _work_for_caller(fut)
 
     def _complete_in_order(self):

@@ -115,9 +115,10 @@ class BackendTest(unittest.TestCase):
 
     def test_ctrl_c(self):
         """SIGINT while rank 0 waits in C++ for a peer that never comes (a direct call's Work,
-        DDP's backward pass): KeyboardInterrupt, and the peer learns why. Without the SIGINT
+        DDP's backward pass, a blocking dist.all_reduce): KeyboardInterrupt, and the peer learns
+        why. Without the SIGINT
         watcher rank 0 would wait out the 30-minute timeout given here."""
-        for mode in ("direct", "ddp"):
+        for mode in ("direct", "ddp", "blocking"):
             with self.subTest(mode=mode):
                 self.check_ctrl_c(mode)
 

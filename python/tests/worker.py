@@ -165,6 +165,28 @@ def check_shared_memory(group):
     gc.collect()
 
 
+def check_run_now(group):
+    # A blocking call of torch.distributed's (async_op=False) runs on the calling thread, through
+    # the library's blocking function; an async one goes through the completion thread.
+    pg = group if group is not None else dist.distributed_c10d._get_default_group()
+    comm = pg._comm
+    ran = []
+    run_now = comm.run_now
+    comm.run_now = lambda *a, **k: ran.append(1) or run_now(*a, **k)
+    try:
+        t = value(RANK, 9, torch.float32)
+        dist.all_reduce(t, group=group)
+        expect(len(ran) == 1, f"a blocking all_reduce ran on the caller's thread {len(ran)} times")
+        expect(torch.equal(t, sum(value(r, 9, torch.float32) for r in range(SIZE))), "blocking all_reduce")
+        w = dist.all_reduce(t, group=group, async_op=True)
+        w.wait()
+        expect(len(ran) == 1, "an async all_reduce ran on the caller's thread")
+        dist.broadcast(t, src=0, group=group)
+        expect(len(ran) == 2, "a blocking broadcast did not run on the caller's thread")
+    finally:
+        comm.run_now = run_now
+
+
 def check_reductions_to_one(group):
     n = 6
     everyone = [value(r, SIZE * n, torch.float32) for r in range(SIZE)]
@@ -272,6 +294,7 @@ def scenario_collectives():
     check_unsupported(group)
     check_movement(group)
     check_shared_memory(group)
+    check_run_now(group)
     check_reductions_to_one(group)
     check_all_to_all(group)
     check_p2p(group)
@@ -329,18 +352,23 @@ def scenario_ddp(default, steps):
 def interrupt_once_waiting_in_cpp(group):
     """interrupt_once_waiting_in_cpp sends this process SIGINT as soon as the main thread, having
     started an operation on group, gives up the GIL: with a huge switch interval it gives it up
-    only where it blocks, and what it blocks in then is torch's C++ wait for that operation."""
+    only where it blocks, and what it blocks in then is torch's C++ wait for that operation, or
+    the library's blocking call that runs it (run_now)."""
     sys.setswitchinterval(1000)
     issued = threading.Event()
     comm = group._comm
-    issue_many = comm.issue_many
+    issue_many, run_now = comm.issue_many, comm.run_now
 
     def spy(*args, **kwargs):
         work = issue_many(*args, **kwargs)
         issued.set()
         return work
 
-    comm.issue_many = spy
+    def spy_now(*args, **kwargs):
+        issued.set()
+        return run_now(*args, **kwargs)
+
+    comm.issue_many, comm.run_now = spy, spy_now
 
     def fire():
         issued.wait()  # returns once set, and once the main thread lets this thread run
@@ -352,8 +380,8 @@ def interrupt_once_waiting_in_cpp(group):
 
 def scenario_sigint(mode):
     """Rank 0 waits in C++ for an all_reduce that rank 1 has not joined: the Work of a direct
-    call (mode "direct", what DDP's reducer gets) or DDP's backward pass (mode "ddp"), and gets
-    SIGINT there. It must end with KeyboardInterrupt (without the SIGINT watcher it would wait
+    call (mode "direct", what DDP's reducer gets), DDP's backward pass (mode "ddp") or the
+    library's blocking call that dist.all_reduce runs (mode "blocking"), and gets SIGINT there. It must end with KeyboardInterrupt (without the SIGINT watcher it would wait
     out CHORUS_TIMEOUT), and rank 1, told to go on by the test once rank 0 is gone, must fail
     with rank 0's reason."""
     dist.init_process_group("chorus")
@@ -364,6 +392,8 @@ def scenario_sigint(mode):
         interrupt_once_waiting_in_cpp(group)
         if mode == "ddp":
             model(torch.ones(2, 4)).sum().backward()
+        elif mode == "blocking":
+            dist.all_reduce(t)  # runs in the library, on this thread
         else:
             group.allreduce([t]).wait()  # torch's own Work: its wait() blocks in C++
         print("rank 0: the wait returned", flush=True)
