@@ -101,11 +101,11 @@
 // that lies in such memory; Open MPI reaches single copy with CMA (process_vm_readv),
 // which moves 6-7 GB/s between two processes on the development VM against 19-26 GB/s for a
 // plain copy. Measured with `chorus bench -N 2 -b 64M -e 64M -R 1|0` and Open MPI in turn, five
-// rounds, bus bandwidth out of place / in place in GB/s: broadcast 8.8-13.2 / 10.9-15.8 lent,
-// 5.3-8.3 / 8.0-14.6 through the ring, Open MPI 3.5-5.4; all-gather 4.5-6.2 / 8.1-14.7 against
-// 2.7-4.1 / 3.8-6.5, Open MPI 2.7-3.2; all-reduce 4.2-6.1 / 7.4-8.9 against 3.0-4.3 / 4.1-5.7.
-// Where two copies on two CPUs are as fast as memory allows, lending gains little (broadcast
-// out of place 1.06x in the round where the VM was in that state, 1.6-2.5x in the others).
+// rounds, bus bandwidth out of place / in place in GB/s: broadcast 10.7-15.0 / 11.9-17.8 lent,
+// 7.1-9.5 / 10.6-17.9 through the ring, Open MPI 4.4-5.7; all-gather 5.3-6.8 / 9.4-15.8 against
+// 3.3-4.5 / 4.7-8.1, Open MPI 3.2-4.0; all-reduce 7.0-9.5 / 8.8-10.3 against 3.3-5.4 / 4.3-7.5.
+// Where two copies on two CPUs already move the data as fast as memory allows, lending gains
+// little (broadcast in place 0.99-1.21x).
 //
 // # Receiving
 //
