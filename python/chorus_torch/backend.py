@@ -193,10 +193,7 @@ def _work_for_caller(fut):
     a Work whose wait() raises for torch.distributed's Python functions, and torch's own Work
     made from the future for C++ callers (DDP's reducer), which use the future's value (that
     raises) and cannot use a Work written in Python on torch 1.13."""
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_globals.get("__name__") == __name__:
-        frame = frame.f_back
-    if frame is not None and frame.f_globals.get("__name__") in _PYTHON_CALLERS:
+    if _python_caller() is not None:
         return Work(fut)
     # A future failed with set_exception is, to C++, a success whose value is the exception
     # object (torch raises it only in Python); a future chained with then() whose callback
@@ -209,11 +206,19 @@ def _caller_waits():
     torch.distributed's Python functions with async_op=False: that caller waits for the operation
     at once, so it may as well run on the caller's thread (see _Comm.run_now), where the SIGINT
     watcher can end it (see _sigint.watching)."""
+    frame = _python_caller()
+    return frame is not None and frame.f_locals.get("async_op") is False
+
+
+def _python_caller():
+    """_python_caller returns the frame that called into this module when it is one of
+    torch.distributed's Python functions (_PYTHON_CALLERS), or None."""
     frame = sys._getframe(1)
     while frame is not None and frame.f_globals.get("__name__") == __name__:
         frame = frame.f_back
-    return (frame is not None and frame.f_globals.get("__name__") in _PYTHON_CALLERS
-            and frame.f_locals.get("async_op") is False)
+    if frame is not None and frame.f_globals.get("__name__") in _PYTHON_CALLERS:
+        return frame
+    return None
 
 
 def _value(fut):

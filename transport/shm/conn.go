@@ -429,27 +429,46 @@ func (c *Conn) Send(ctx context.Context, tag transport.Tag, p []byte) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("shm: send %v to %s: %w", tag, c.peer, err)
 	}
-	select {
-	case c.txLock <- struct{}{}:
-	default:
-		select {
-		case c.txLock <- struct{}{}:
-		case <-ctx.Done():
-			return fmt.Errorf("shm: send %v to %s: %w", tag, c.peer, ctx.Err())
-		case <-c.done:
-			return c.failed("send", tag)
-		}
+	if len(p) <= c.tx.inlineMax {
+		_, err := c.sendFrame(ctx, frame{kind: kindWhole, n: len(p), total: len(p), tag: tag}, p)
+		return err
+	}
+	if err := c.lockTx(ctx, tag); err != nil {
+		return err
 	}
 	defer func() { <-c.txLock }()
-	if len(p) <= c.tx.inlineMax {
-		f := frame{kind: kindWhole, n: len(p), total: len(p), tag: tag}
-		if err := c.waitRoom(ctx, frameLen(len(p))); err != nil {
-			return c.sendErr(ctx, tag, err)
-		}
-		c.tx.publish(c.tx.write(&f, p))
-		return nil
-	}
 	return c.sendStream(ctx, tag, p)
+}
+
+// lockTx takes txLock for a Send of tag, unless ctx ends or the Conn dies first.
+func (c *Conn) lockTx(ctx context.Context, tag transport.Tag) error {
+	select {
+	case c.txLock <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case c.txLock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("shm: send %v to %s: %w", tag, c.peer, ctx.Err())
+	case <-c.done:
+		return c.failed("send", tag)
+	}
+}
+
+// sendFrame writes one frame with payload p once the ring has room, and returns the ring
+// position after it.
+func (c *Conn) sendFrame(ctx context.Context, f frame, p []byte) (uint64, error) {
+	if err := c.lockTx(ctx, f.tag); err != nil {
+		return 0, err
+	}
+	defer func() { <-c.txLock }()
+	if err := c.waitRoom(ctx, frameLen(f.n)); err != nil {
+		return 0, c.sendErr(ctx, f.tag, err)
+	}
+	c.tx.publish(c.tx.write(&f, p))
+	return c.tx.head, nil
 }
 
 // TrySend sends p as Send does when that needs no wait: the message goes in one frame, no

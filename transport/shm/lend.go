@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,7 +73,7 @@ func Alloc(n int) ([]byte, error) {
 	if l := allocs.list.Load(); l != nil {
 		list = *l
 	}
-	i, _ := slices.BinarySearchFunc(list, r.base, func(x *region, a uintptr) int { return cmp.Compare(x.base, a) })
+	i, _ := slices.BinarySearchFunc(list, r.base, byBase)
 	list = slices.Insert(slices.Clone(list), i, r)
 	allocs.list.Store(&list)
 	return mem[:n:n], nil
@@ -91,7 +90,7 @@ func Free(b []byte) error {
 	allocs.mu.Lock()
 	var r *region
 	if l := allocs.list.Load(); l != nil {
-		if i, found := slices.BinarySearchFunc(*l, p, func(x *region, a uintptr) int { return cmp.Compare(x.base, a) }); found {
+		if i, found := slices.BinarySearchFunc(*l, p, byBase); found {
 			r = (*l)[i]
 			list := slices.Delete(slices.Clone(*l), i, i+1)
 			allocs.list.Store(&list)
@@ -127,8 +126,10 @@ func lendable(p []byte) (*region, uint64) {
 	}
 	a := uintptr(unsafe.Pointer(unsafe.SliceData(p)))
 	list := *l
-	// The last allocation that starts at or below a.
-	i := sort.Search(len(list), func(i int) bool { return list[i].base > a }) - 1
+	i, found := slices.BinarySearchFunc(list, a, byBase)
+	if !found {
+		i-- // the last allocation that starts below a
+	}
 	if i < 0 {
 		return nil, 0
 	}
@@ -137,6 +138,9 @@ func lendable(p []byte) (*region, uint64) {
 	}
 	return nil, 0
 }
+
+// byBase orders allocations by address, for binary searches of allocs.list.
+func byBase(r *region, a uintptr) int { return cmp.Compare(r.base, a) }
 
 // regionByID returns the live allocation with the id, or nil.
 func regionByID(id uint64) *region {
@@ -181,23 +185,11 @@ func (c *Conn) Lend(ctx context.Context, tag transport.Tag, p []byte) (mark uint
 		}
 		return 0, false, c.sendErr(ctx, tag, err)
 	}
-	select {
-	case c.txLock <- struct{}{}:
-	case <-ctx.Done():
-		return 0, false, fmt.Errorf("shm: send %v to %s: %w", tag, c.peer, ctx.Err())
-	case <-c.done:
-		return 0, false, c.failed("send", tag)
-	}
-	defer func() { <-c.txLock }()
 	var notice [lentNotice]byte
 	binary.LittleEndian.PutUint64(notice[0:], r.id)
 	binary.LittleEndian.PutUint64(notice[8:], off)
-	f := frame{kind: kindLent, n: lentNotice, total: len(p), tag: tag}
-	if err := c.waitRoom(ctx, frameLen(lentNotice)); err != nil {
-		return 0, false, c.sendErr(ctx, tag, err)
-	}
-	c.tx.publish(c.tx.write(&f, notice[:]))
-	return c.tx.head, true, nil
+	mark, err = c.sendFrame(ctx, frame{kind: kindLent, n: lentNotice, total: len(p), tag: tag}, notice[:])
+	return mark, err == nil, err
 }
 
 // offer makes sure that the peer has mapped r: the first time, it sends r's memfd over the
@@ -210,29 +202,9 @@ func (c *Conn) offer(ctx context.Context, r *region) error {
 		return nil
 	}
 	if !offered {
-		c.offerMu.Lock()
-		r.mu.Lock()
-		if r.fd < 0 {
-			r.mu.Unlock()
-			c.offerMu.Unlock()
-			return errFreed
+		if err := c.sendOffer(r); err != nil {
+			return err
 		}
-		if _, ok := r.conns[c]; !ok {
-			var msg [17]byte
-			msg[0] = msgShare
-			binary.LittleEndian.PutUint64(msg[1:], r.id)
-			binary.LittleEndian.PutUint64(msg[9:], uint64(len(r.mem)))
-			// Under r.mu: Free cannot close the descriptor while it is being sent.
-			if err := c.tellFD(msg[:], r.fd); err != nil {
-				r.mu.Unlock()
-				c.offerMu.Unlock()
-				return fmt.Errorf("shm: offer memory to %s: %w", c.peer, err)
-			}
-			r.conns[c] = false
-			c.offered = append(c.offered, r)
-		}
-		r.mu.Unlock()
-		c.offerMu.Unlock()
 	}
 	for {
 		bell := c.mapBell.current()
@@ -253,6 +225,30 @@ func (c *Conn) offer(ctx context.Context, r *region) error {
 			return errDead
 		}
 	}
+}
+
+// sendOffer sends r's memfd to the peer, unless that was done already.
+func (c *Conn) sendOffer(r *region) error {
+	c.offerMu.Lock()
+	defer c.offerMu.Unlock()
+	r.mu.Lock() // held while the descriptor is sent: Free cannot close it meanwhile
+	defer r.mu.Unlock()
+	if r.fd < 0 {
+		return errFreed
+	}
+	if _, ok := r.conns[c]; ok {
+		return nil
+	}
+	var msg [17]byte
+	msg[0] = msgShare
+	binary.LittleEndian.PutUint64(msg[1:], r.id)
+	binary.LittleEndian.PutUint64(msg[9:], uint64(len(r.mem)))
+	if err := c.tellFD(msg[:], r.fd); err != nil {
+		return fmt.Errorf("shm: offer memory to %s: %w", c.peer, err)
+	}
+	r.conns[c] = false
+	c.offered = append(c.offered, r)
+	return nil
 }
 
 // onMapped records the peer's answer to an offer of region id.
